@@ -1,0 +1,242 @@
+"""One entry point, `analyze`: an ECG record in, measurements + cited findings + quality out.
+
+Records longer than ~15 s (Holter-like) are analysed in 10 s windows: morphology and intervals come from
+the cleanest window, and rhythm is followed window by window into episodes (e.g. paroxysmal AF).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import DISCLAIMER, __version__
+from ..config import Settings, get_settings
+from ..errors import SignalError
+from .beats import detect_r_peaks
+from .filters import diagnostic_filter
+from .findings import Finding, RuleContext, evaluate_rules
+from .measurements import Measurement
+from .quality import LeadQuality, add_beat_noise, lead_quality, limb_reversal
+from .record import ECGRecord
+from .segment import Segment, analyse_segment
+from .tables import load_table
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 10.0
+SINGLE_WINDOW_MAX_S = 15.0
+#: rhythm rules followed window by window, in priority order, and what an episode is called
+_RHYTHMS = (("atrial_fibrillation", "atrial fibrillation"), ("atrial_flutter", "atrial flutter"),
+            ("sinus_bradycardia", "sinus bradycardia"), ("sinus_tachycardia", "sinus tachycardia"), ("sinus_rhythm", "sinus rhythm"))
+
+
+@dataclass
+class Episode:
+    start_s: float
+    end_s: float
+    rhythm: str
+    code: str | None
+    heart_rate: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2), "rhythm": self.rhythm, "code": self.code,
+                "heart_rate": None if self.heart_rate is None else round(self.heart_rate, 1)}
+
+
+@dataclass
+class ECGAnalysis:
+    """The result of `analyze`; `to_dict()` is the documented JSON (docs/ECG_JSON.md)."""
+
+    record: dict[str, Any]
+    measurements: dict[str, Measurement]
+    leads: dict[str, dict[str, Measurement]]
+    findings: list[Finding]
+    scores: dict[str, float | None]
+    not_assessed: dict[str, str]
+    quality: dict[str, Any]
+    episodes: list[Episode] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    segment: Segment | None = field(default=None, repr=False)
+
+    def finding(self, rule: str) -> Finding | None:
+        return next((f for f in self.findings if f.rule == rule), None)
+
+    @property
+    def codes(self) -> set[str]:
+        return {f.code for f in self.findings}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "record": self.record,
+            "measurements": {k: m.to_dict() for k, m in self.measurements.items()},
+            "leads": {lead: {k: m.to_dict() for k, m in values.items()} for lead, values in self.leads.items()},
+            "findings": [f.to_dict() for f in self.findings],
+            "scores": self.scores,
+            "not_assessed": self.not_assessed,
+            "quality": self.quality,
+            "info": self.info,
+            "disclaimer": DISCLAIMER,
+        }
+        if self.episodes is not None:
+            out["episodes"] = [e.to_dict() for e in self.episodes]
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _windows(n: int, fs: float) -> list[tuple[int, int]]:
+    if n <= SINGLE_WINDOW_MAX_S * fs:
+        return [(0, n)]
+    step = int(WINDOW_S * fs)
+    bounds = [(a, min(n, a + step)) for a in range(0, n, step)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < 0.5 * step:  # fold a short tail into the last window
+        bounds[-2] = (bounds[-2][0], n)
+        bounds.pop()
+    return bounds
+
+
+def _segment_quality(seg: Segment) -> float:
+    """Higher is better: many beats in the median, low residual noise."""
+    if seg.median is None:
+        return -np.inf
+    return float(seg.median.n_beats - 20.0 * np.median(seg.median.noise))
+
+
+def _context(seg: Segment, usable: set[str], age: float | None, sex: str | None) -> RuleContext:
+    return RuleContext(seg.measurements, seg.leads, seg.features, age=age, sex=sex, usable_leads=usable)
+
+
+def _rhythm_of(scores: dict[str, float | None]) -> tuple[str, str | None]:
+    table = load_table("criteria")
+    for name, label in _RHYTHMS:
+        if (scores.get(name) or 0) >= 0.5:
+            return label, table[name]["code"]
+    return "undetermined rhythm", None
+
+
+def _episodes(segments: list[Segment], usable: set[str], age: float | None, sex: str | None) -> tuple[list[Episode], list[dict[str, float | None]]]:
+    per_window = [evaluate_rules(_context(seg, usable, age, sex))[1] for seg in segments]
+    episodes: list[Episode] = []
+    for seg, scores in zip(segments, per_window):
+        rhythm, code = _rhythm_of(scores)
+        hr = seg.measurements["heart_rate"].value
+        if episodes and episodes[-1].rhythm == rhythm:
+            last = episodes[-1]
+            last.end_s = seg.end_s
+        else:
+            episodes.append(Episode(seg.start_s, seg.end_s, rhythm, code, hr))
+    return episodes, per_window
+
+
+def _sustained_af(per_window: list[dict[str, float | None]], min_windows: int) -> float:
+    """AF score of the recording: best run of ``min_windows`` consecutive windows (AF >= 30 s, ESC 2020)."""
+    af = [s.get("atrial_fibrillation") or 0.0 for s in per_window]
+    k = min(min_windows, len(af))
+    return max(min(af[i:i + k]) for i in range(len(af) - k + 1))
+
+
+def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = None, settings: Settings | None = None) -> ECGAnalysis:
+    """Measure a record and state cited findings. ``age``/``sex`` override what the file says."""
+    settings = settings or get_settings()
+    age = age if age is not None else record.age
+    sex = sex if sex is not None else record.sex
+    if sex is not None and sex not in ("F", "M"):
+        raise SignalError(f"Sex must be F or M, not {sex!r}.")
+    if age is not None and not 0 <= age <= 130:
+        raise SignalError(f"Age {age} is not plausible.")
+    if not np.isfinite(record.signals).any():
+        raise SignalError("The recording contains no valid samples (all values are missing or infinite).")
+    rec = record.with_derived_limb_leads().resample(settings.analysis_fs)
+    fs, leads = rec.fs, rec.leads
+    quality_rules = load_table("delineation")["quality"]
+    filtered = diagnostic_filter(rec.signals, fs, settings.mains_hz)
+    lead_q: list[LeadQuality] = lead_quality(rec.signals, filtered, leads, quality_rules)
+    usable_mask = np.array([q.usable for q in lead_q])
+    if not usable_mask.any():
+        problems = "; ".join(f"{q.lead}: {', '.join(q.problems)}" for q in lead_q)
+        raise SignalError(f"No lead carries a usable ECG signal ({problems}).", hint="Check the electrodes and the file.")
+    peaks = detect_r_peaks(filtered, fs, usable_mask)
+    segments = [analyse_segment(filtered, fs, leads, peaks, a, b) for a, b in _windows(rec.n_samples, fs)]
+    main = max(segments, key=_segment_quality)
+    add_beat_noise(lead_q, main.median, quality_rules)
+    usable = {q.lead for q in lead_q if q.usable and not any(p.startswith("noisy") for p in q.problems)}
+    findings, scores, not_assessed = evaluate_rules(_context(main, usable, age, sex))
+
+    episodes = None
+    if len(segments) > 1:
+        episodes, per_window = _episodes(segments, usable, age, sex)
+        findings, scores = _merge_rhythm(findings, scores, episodes, per_window)
+
+    warnings = _quality_warnings(rec, main, lead_q)
+    reversal = limb_reversal(main.leads, main.fiducials.p_on is not None)
+    if reversal:
+        warnings.append(reversal)
+    quality = {
+        "leads": {q.lead: q.to_dict() for q in lead_q},
+        "usable_leads": [lead for lead in leads if lead in usable],
+        "overall": "good" if not warnings and len(usable) >= min(12, len(leads)) else "acceptable" if main.median is not None else "poor",
+        "warnings": warnings,
+    }
+    info = {
+        "analysis_fs": fs, "original_fs": record.fs, "mains_hz": settings.mains_hz,
+        "analysed_window_s": [round(main.start_s, 2), round(main.end_s, 2)],
+        "n_beats": int(peaks.size), "median_beats": int(main.median.n_beats) if main.median else 0,
+        "age": age, "sex": sex, "workbench_version": __version__,
+        "fiducials_ms": _fiducials_ms(main),
+    }
+    return ECGAnalysis(record=rec.summary() | {"original_leads": record.leads}, measurements=main.measurements, leads=main.leads,
+                       findings=sorted(findings, key=lambda f: -f.score), scores=scores, not_assessed=not_assessed,
+                       quality=quality, episodes=episodes, info=info, segment=main)
+
+
+def _merge_rhythm(findings: list[Finding], scores: dict[str, float | None], episodes: list[Episode], per_window: list[dict[str, float | None]]) -> tuple[list[Finding], dict[str, float | None]]:
+    """Replace the single-window AF verdict with one that looks at the whole recording's episodes."""
+    table = load_table("criteria")["atrial_fibrillation"]
+    af_score = _sustained_af(per_window, 3)
+    scores = dict(scores) | {"atrial_fibrillation": round(af_score, 4)}
+    findings = [f for f in findings if f.rule != "atrial_fibrillation"]
+    af_episodes = [e for e in episodes if e.rhythm == "atrial fibrillation"]
+    if af_score >= 0.5:
+        total = sum(e.end_s - e.start_s for e in episodes)
+        burden = sum(e.end_s - e.start_s for e in af_episodes) / total if total else 0.0
+        findings.append(Finding(table["code"], table["label"], af_score,
+                                {"episodes": [e.to_dict() for e in af_episodes], "af_burden": round(burden, 3),
+                                 "paroxysmal": burden < 0.95, "windows_s": WINDOW_S}, table["citation"], "atrial_fibrillation"))
+    return findings, scores
+
+
+def _quality_warnings(rec: ECGRecord, main: Segment, lead_q: list[LeadQuality]) -> list[str]:
+    warnings = []
+    if rec.duration_s < 8:
+        warnings.append(f"Recording is only {rec.duration_s:.1f} s long (10 s expected): rhythm and interval measurements are unreliable.")
+    if main.median is None:
+        warnings.append("Fewer than two comparable beats were found: intervals and morphology could not be measured.")
+    bad = [f"{q.lead} ({', '.join(q.problems)})" for q in lead_q if q.problems]
+    if bad:
+        warnings.append("Lead problems: " + "; ".join(bad))
+    missing = [lead for lead in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6") if lead not in rec.leads]
+    if missing:
+        warnings.append(f"Not recorded: {', '.join(missing)}; findings that need them are not assessed.")
+    if rec.metadata.get("derived_leads"):
+        warnings.append(f"Derived from the recorded limb leads (Einthoven/Goldberger): {', '.join(rec.metadata['derived_leads'])}.")
+    return warnings
+
+
+def _fiducials_ms(seg: Segment) -> dict[str, float | None]:
+    mb, fid = seg.median, seg.fiducials
+    if mb is None:
+        return {}
+    names = ("p_on", "p_peak", "p_off", "qrs_on", "qrs_off", "t_peak", "t_off")
+    return {n: None if getattr(fid, n) is None else round(mb.index_to_ms(getattr(fid, n)), 1) for n in names}
