@@ -141,7 +141,9 @@ def test_empty_file(tmp_path: Path, name: str) -> None:
     refused(CorruptFileError, path, "empty", "0 bytes")
 
 
-@pytest.mark.parametrize("name, words", [("junk.csv", ["extension .csv", "CSV"]), ("junk.edf", ["extension .edf", "EDF"])])
+@pytest.mark.parametrize(
+    "name, words", [("junk.csv", ["extension .csv", "CSV"]), ("junk.edf", ["extension .edf", "EDF"])]
+)
 def test_binary_garbage_with_known_extension(tmp_path: Path, name: str, words: list[str]) -> None:
     path = tmp_path / name
     path.write_bytes(RNG.integers(0, 256, 4096, dtype=np.uint8).tobytes())
@@ -185,7 +187,7 @@ def test_csv_with_one_column_of_text(tmp_path: Path) -> None:
 def test_csv_with_ragged_rows(tmp_path: Path) -> None:
     path = tmp_path / "ragged.csv"
     path.write_text("# fs=500\nI,II\n0.1,0.2\n0.1,0.2,0.3,0.4\n")
-    refused(CorruptFileError, path, "regular table")
+    refused(CorruptFileError, path, "regular table", "different numbers of values")
 
 
 def test_csv_without_sampling_rate_asks_for_fs(tmp_path: Path) -> None:
@@ -218,7 +220,7 @@ def test_csv_longer_than_the_configured_limit(tmp_path: Path, monkeypatch: pytes
     get_settings.cache_clear()
     path = tmp_path / "long.csv"
     path.write_text("# fs=100\nI\n" + "0.1\n" * 100)
-    refused(SignalError, path, "at most 0.01 minutes")
+    refused(SignalError, path, "1.0 seconds long", "at most 0.01 minutes")
 
 
 # ============================================================ NumPy
@@ -260,12 +262,12 @@ def test_npy_unnamed_leads(tmp_path: Path) -> None:
 
 def test_npy_object_array(tmp_path: Path) -> None:
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
-    refused(CorruptFileError, tmp_path / "obj.npy", "not a readable NumPy", fs=500)
+    refused(CorruptFileError, tmp_path / "obj.npy", "python objects", fs=500)
 
 
 def test_npy_text_array(tmp_path: Path) -> None:
     np.save(tmp_path / "text.npy", np.array([["a", "b"], ["c", "d"]]))
-    refused(SignalError, tmp_path / "text.npy", "not numeric", fs=500)
+    refused(SignalError, tmp_path / "text.npy", "holds text", "not numeric", fs=500)
 
 
 def test_fs_argument_out_of_range(tmp_path: Path) -> None:
@@ -302,7 +304,8 @@ def test_truncated_edf(tmp_path: Path) -> None:
 def test_edf_header_only_garbage(tmp_path: Path) -> None:
     path = tmp_path / "fake.edf"
     path.write_bytes(b"0       " + b"x" * 244 + b"   2" + RNG.integers(0, 256, 600, dtype=np.uint8).tobytes())
-    refused(CorruptFileError, path, "not a valid EDF")
+    err = refused(CorruptFileError, path, "not a valid EDF", "header is damaged")
+    assert err.__cause__ is not None
 
 
 # ============================================================ size limit

@@ -128,7 +128,8 @@ def test_real_record_survives_csv_and_wfdb_round_trip(ecg_data: Path, tmp_path: 
     back_csv = read_ecg(write_csv(rec, tmp_path / "js.csv"))
     back_wfdb = read_ecg(write_wfdb(rec, tmp_path / "js"))
     for back in (back_csv, back_wfdb):
-        assert (back.age, back.sex, back.labels, back.leads, back.fs) == (rec.age, rec.sex, rec.labels, rec.leads, rec.fs)
+        fields = (back.age, back.sex, back.labels, back.leads, back.fs)
+        assert fields == (rec.age, rec.sex, rec.labels, rec.leads, rec.fs)
         np.testing.assert_allclose(back.signals, rec.signals, atol=1e-3)
 
 
@@ -196,7 +197,8 @@ def test_npz_key_ecg_and_fs_argument(tmp_path: Path) -> None:
 def test_edf_in_microvolts_is_read_in_millivolts(tmp_path: Path) -> None:
     rec = make_record(leads=["I", "II", "V1"])
     signals = [
-        edfio.EdfSignal(rec.signals[:, i] * 1000.0, sampling_frequency=500, label=f"ECG {lead}", physical_dimension="uV")
+        edfio.EdfSignal(rec.signals[:, i] * 1000.0, sampling_frequency=500, label=f"ECG {lead}",
+                        physical_dimension="uV")
         for i, lead in enumerate(rec.leads)
     ]
     signals.append(edfio.EdfSignal(np.full(50, 97.0), sampling_frequency=5, label="SpO2", physical_dimension="%"))
@@ -209,7 +211,8 @@ def test_edf_in_microvolts_is_read_in_millivolts(tmp_path: Path) -> None:
 
 def test_edf_in_volts(tmp_path: Path) -> None:
     data = np.sin(np.arange(1000) / 20) * 1e-3  # 1 mV amplitude, stored in V
-    edfio.Edf([edfio.EdfSignal(data, sampling_frequency=250, label="II", physical_dimension="V")]).write(tmp_path / "v.edf")
+    signal = edfio.EdfSignal(data, sampling_frequency=250, label="II", physical_dimension="V")
+    edfio.Edf([signal]).write(tmp_path / "v.edf")
     back = read_ecg(tmp_path / "v.edf")
     assert back.leads == ["II"] and float(np.max(back.signals)) == pytest.approx(1.0, abs=1e-3)
 
@@ -223,7 +226,9 @@ def test_tsv_with_sampling_rate_comment(tmp_path: Path) -> None:
     assert rec.duration_s == 2
 
 
-@pytest.mark.parametrize("column, step, fs", [("time_ms", 2.0, 500.0), ("Time (s)", 0.004, 250.0), ("t", 0.001, 1000.0)])
+@pytest.mark.parametrize(
+    "column, step, fs", [("time_ms", 2.0, 500.0), ("Time (s)", 0.004, 250.0), ("t", 0.001, 1000.0)]
+)
 def test_csv_rate_from_time_column(tmp_path: Path, column: str, step: float, fs: float) -> None:
     rows = "\n".join(f"{i * step:.6f},{np.sin(i / 10):.4f},{np.cos(i / 10):.4f}" for i in range(300))
     (tmp_path / "t.csv").write_text(f"{column},I,II\n{rows}\n")

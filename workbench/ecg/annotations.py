@@ -40,6 +40,7 @@ def read_annotations(record_path: str | Path, extension: str = "atr") -> Annotat
     """
     import wfdb
 
+    extension = extension.lstrip(".")
     stem = _stem(Path(record_path))
     ann_file = stem.parent / f"{stem.name}.{extension}"
     header_file = stem.parent / f"{stem.name}.hea"

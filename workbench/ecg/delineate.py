@@ -61,6 +61,17 @@ def _qrs_limits(mb: MedianBeat, fid: Fiducials, rules: dict) -> None:
     peak = peak_lo + int(np.argmax(velocity[peak_lo:peak_hi]))
     on = _run_below(velocity, level, peak, -1, run, max(0, r - int(0.16 * fs)))
     off = _run_below(velocity, level, peak, +1, run, min(velocity.size - 1, r + int(0.20 * fs)))
+    # at fast rates the T wave starts before velocity falls that low: stop at the first velocity trough
+    # after the QRS peak that is already down near the baseline activity
+    start = peak + int(0.03 * fs)
+    stop = min(velocity.size - 1, r + int(0.20 * fs))
+    troughs, _ = find_peaks(-velocity[start:stop])
+    cap_level = floor + rules["qrs_trough_fraction"] * (v_max - floor)
+    resume = int(0.04 * fs)  # ...unless fast QRS activity resumes after it (RSR' of bundle branch block)
+    low_troughs = [start + int(i) for i in troughs if velocity[start + int(i)] < cap_level
+                   and velocity[start + int(i): start + int(i) + resume].max() < rules["qrs_resume_fraction"] * v_max]
+    if low_troughs and (off is None or low_troughs[0] < off):
+        off = low_troughs[0]
     if on is None or off is None:
         fid.reasons["qrs"] = "QRS limits could not be found on the median beat"
         return

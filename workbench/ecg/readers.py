@@ -173,8 +173,9 @@ def _check_duration(n_samples: float, fs: float, file: Path) -> None:
     limit = get_settings().max_record_minutes
     minutes = n_samples / fs / 60.0
     if minutes > limit:
+        length = f"{minutes:.0f} minutes" if minutes >= 1 else f"{minutes * 60:.1f} seconds"
         raise SignalError(
-            f"{file.name} is {minutes:.0f} minutes long; the workbench analyses at most {limit:g} minutes.",
+            f"{file.name} is {length} long; the workbench analyses at most {limit:g} minutes.",
             hint="Cut out the part of interest, or raise max_record_minutes in the settings.",
         )
 
@@ -578,7 +579,7 @@ def _parse_table(file: Path, rows: list[str], sep: str | None, decimal: str, n_c
     except ValueError:
         frame = None  # some cell is not a number: the slow path below says which one
     except Exception as exc:  # ragged rows, bad quoting
-        raise CorruptFileError(f"{file.name} is not a regular table: {exc}") from exc
+        raise _irregular_table(file, exc) from exc
     if frame is not None and frame.shape[1] == n_cols:
         return frame.to_numpy(dtype=np.float64)
     return _parse_table_cells(file, text, options, n_cols)
@@ -592,7 +593,7 @@ def _parse_table_cells(file: Path, text: str, options: dict[str, Any], n_cols: i
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, **options)
     except Exception as exc:  # ragged rows, bad quoting
-        raise CorruptFileError(f"{file.name} is not a regular table: {exc}") from exc
+        raise _irregular_table(file, exc) from exc
     if frame.shape[1] != n_cols:
         raise CorruptFileError(
             f"{file.name}: the header row has {n_cols} columns but the data rows have {frame.shape[1]}."
@@ -607,6 +608,11 @@ def _parse_table_cells(file: Path, text: str, options: dict[str, Any], n_cols: i
             hint="The table must hold only numbers below its header row.",
         )
     return values.to_numpy(dtype=np.float64)
+
+
+def _irregular_table(file: Path, exc: Exception) -> CorruptFileError:
+    detail = re.sub(r"^.*C error:\s*", "", str(exc).strip())
+    return CorruptFileError(f"{file.name} is not a regular table (rows have different numbers of values): {detail}.")
 
 
 def _headerless_names(file: Path, n_cols: int, leads: Sequence[str] | None) -> list[str]:
@@ -685,6 +691,10 @@ def _read_npy(file: Path, fs: float | None, leads: Sequence[str] | None) -> ECGR
     try:
         array = np.load(file, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
+        if "object" in str(exc).lower() or "pickle" in str(exc).lower():
+            raise CorruptFileError(
+                f"{file.name} holds Python objects, not numbers; such files are not loaded because they can run code."
+            ) from exc
         raise CorruptFileError(f"{file.name} is not a readable NumPy array file ({exc}).") from exc
     return _array_to_record(file, array, fs, leads, {}, "npy")
 
@@ -732,8 +742,9 @@ def _npz_leads(archive: Any) -> list[str] | None:
 def _array_to_record(
     file: Path, array: np.ndarray, fs: float | None, leads: Sequence[str] | None, meta: dict[str, Any], source: str
 ) -> ECGRecord:
-    if array.dtype.kind not in "biuf":
-        raise SignalError(f"{file.name} holds {array.dtype} values, not numeric samples.")
+    if array.dtype.kind not in "iuf":
+        what = {"U": "text", "S": "text", "c": "complex numbers", "b": "true/false values"}.get(array.dtype.kind)
+        raise SignalError(f"{file.name} holds {what or array.dtype}, not numeric samples.")
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -778,8 +789,8 @@ def _read_edf(file: Path, fs: float | None, leads: Sequence[str] | None) -> ECGR
             edf = edfio.read_edf(file, lazy_load_data=True)
             signals = list(edf.signals)
             duration = float(edf.duration)
-    except Exception as exc:
-        raise CorruptFileError(f"{file.name} is not a valid EDF file ({exc}).") from exc
+    except Exception as exc:  # the detail stays in the chained exception: it is raw header bytes
+        raise CorruptFileError(f"{file.name} is not a valid EDF file: its header is damaged or incomplete.") from exc
     truncation = [str(w.message) for w in caught if "truncat" in str(w.message).lower() or "records" in str(w.message)]
     if truncation:
         raise CorruptFileError(f"{file.name} is truncated: it holds less data than its header says ({truncation[0]}).")
@@ -798,7 +809,8 @@ def _read_edf(file: Path, fs: float | None, leads: Sequence[str] | None) -> ECGR
     meta: dict[str, Any] = {"units": [s.physical_dimension for s in chosen]}
     if skipped:
         meta["skipped_signals"] = skipped
-    return _finish(np.column_stack([c[:n] for c in columns]), rate, names, file, "edf", sex=_edf_sex(edf), metadata=meta)
+    signals_mv = np.column_stack([c[:n] for c in columns])
+    return _finish(signals_mv, rate, names, file, "edf", sex=_edf_sex(edf), metadata=meta)
 
 
 def _edf_choose_signals(signals: list[Any]) -> tuple[list[Any], list[str]]:
