@@ -17,6 +17,7 @@ from ..config import Settings, get_settings
 from ..errors import SignalError
 from .beats import detect_r_peaks
 from .filters import diagnostic_filter
+from .leads import STANDARD_LEADS
 from .findings import Finding, RuleContext, evaluate_rules
 from .measurements import Measurement
 from .quality import LeadQuality, add_beat_noise, lead_quality, limb_reversal
@@ -147,6 +148,16 @@ def _sustained_af(per_window: list[dict[str, float | None]], min_windows: int) -
     return max(min(af[i:i + k]) for i in range(len(af) - k + 1))
 
 
+def find_r_peaks(record: ECGRecord, *, settings: Settings | None = None) -> np.ndarray:
+    """R-peak sample indices at the record's own sampling rate (the detector `analyze` uses)."""
+    settings = settings or get_settings()
+    rec = record.resample(settings.analysis_fs)
+    filtered = diagnostic_filter(rec.signals, rec.fs, settings.mains_hz)
+    usable = np.array([q.usable for q in lead_quality(rec.signals, filtered, rec.leads, load_table("delineation")["quality"])])
+    peaks = detect_r_peaks(filtered, rec.fs, usable if usable.any() else None)
+    return np.round(peaks * record.fs / rec.fs).astype(int)
+
+
 def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = None, settings: Settings | None = None) -> ECGAnalysis:
     """Measure a record and state cited findings. ``age``/``sex`` override what the file says."""
     settings = settings or get_settings()
@@ -171,7 +182,8 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
     segments = [analyse_segment(filtered, fs, leads, peaks, a, b) for a, b in _windows(rec.n_samples, fs)]
     main = max(segments, key=_segment_quality)
     add_beat_noise(lead_q, main.median, quality_rules)
-    usable = {q.lead for q in lead_q if q.usable and not any(p.startswith("noisy") for p in q.problems)}
+    # per-lead criteria are defined for the standard and right/posterior chest leads, not Frank X/Y/Z
+    usable = {q.lead for q in lead_q if q.usable and not any(p.startswith("noisy") for p in q.problems) and _criteria_lead(q.lead)}
     findings, scores, not_assessed = evaluate_rules(_context(main, usable, age, sex))
 
     episodes = None
@@ -232,6 +244,10 @@ def _quality_warnings(rec: ECGRecord, main: Segment, lead_q: list[LeadQuality]) 
     if rec.metadata.get("derived_leads"):
         warnings.append(f"Derived from the recorded limb leads (Einthoven/Goldberger): {', '.join(rec.metadata['derived_leads'])}.")
     return warnings
+
+
+def _criteria_lead(lead: str) -> bool:
+    return lead in STANDARD_LEADS or lead in ("V3R", "V4R", "V5R", "V7", "V8", "V9")
 
 
 def _fiducials_ms(seg: Segment) -> dict[str, float | None]:

@@ -1,0 +1,67 @@
+"""Plain-text summary of an `ECGAnalysis` for the terminal (the JSON is the machine interface)."""
+from __future__ import annotations
+
+from .. import DISCLAIMER
+from .analysis import ECGAnalysis
+from .leads import STANDARD_LEADS
+
+_GLOBAL = (("heart_rate", "Heart rate"), ("rr_sd", "RR SD"), ("p_duration", "P duration"), ("pr_interval", "PR interval"),
+           ("qrs_duration", "QRS duration"), ("qt_interval", "QT interval"), ("qtc_bazett", "QTc Bazett"),
+           ("qtc_fridericia", "QTc Fridericia"), ("p_axis", "P axis"), ("qrs_axis", "QRS axis"), ("t_axis", "T axis"))
+
+
+def _fmt(m: dict) -> str:
+    if m["value"] is None:
+        return f"not measured ({m.get('reason', 'unknown')})"
+    return f"{m['value']:.0f} {m['unit']}" if m["unit"] in ("ms", "bpm", "deg") else f"{m['value']:.2f} {m['unit']}"
+
+
+def _evidence_text(evidence: dict) -> str:
+    parts = []
+    for key, value in evidence.items():
+        if key in ("thresholds", "limits_mm") or value in (None, [], {}):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return "; ".join(parts)
+
+
+def format_summary(analysis: ECGAnalysis) -> str:
+    d = analysis.to_dict()
+    rec, q = d["record"], d["quality"]
+    who = ", ".join(str(x) for x in (analysis.info.get("age"), analysis.info.get("sex")) if x is not None) or "age/sex unknown"
+    lines = [
+        "AI4Cardio Workbench - ECG measurements",
+        f"** {DISCLAIMER} **",
+        "",
+        f"Record:  {rec['path'] or rec['source']}  ({len(rec['original_leads'])} leads recorded, {rec['duration_s']:.1f} s, "
+        f"analysed at {rec['fs']:.0f} Hz; patient: {who})",
+        f"Quality: {q['overall']}; usable leads {len(q['usable_leads'])}/{len(rec['leads'])}",
+    ]
+    lines += [f"  ! {w}" for w in q["warnings"]]
+    lines += ["", "Measurements (median beat):"]
+    lines += [f"  {label:<16}{_fmt(d['measurements'][key])}" for key, label in _GLOBAL if key in d["measurements"]]
+    lines += ["", "Findings:"]
+    if not analysis.findings:
+        lines.append("  none of the rule criteria met")
+    for f in analysis.findings:
+        lines.append(f"  [{f.score:.2f}] {f.label}  (SNOMED CT {f.code})")
+        lines.append(f"         evidence: {_evidence_text(f.evidence)}")
+        lines.append(f"         source: {f.citation}")
+    if analysis.episodes:
+        lines += ["", "Rhythm episodes:"]
+        lines += [f"  {e.start_s:7.1f}-{e.end_s:7.1f} s  {e.rhythm}" for e in analysis.episodes]
+    leads = [lead for lead in STANDARD_LEADS if d["leads"].get(lead, {}).get("st_j_mm")]
+    if leads:
+        lines += ["", "ST level (mm at J / J+60 ms) and T amplitude (mV):"]
+        for lead in leads:
+            v = d["leads"][lead]
+            j60 = v["st_j60_mm"]["value"]
+            t = v["t_amplitude"]["value"]
+            lines.append(f"  {lead:<4} {v['st_j_mm']['value']:+5.1f} / {'  n/a' if j60 is None else f'{j60:+5.1f}'}   T {'n/a' if t is None else f'{t:+.2f}'}")
+    if analysis.not_assessed:
+        lines += ["", "Not assessed: " + "; ".join(f"{k.replace('_', ' ')} ({v})" for k, v in analysis.not_assessed.items())]
+    return "\n".join(lines)
