@@ -23,6 +23,12 @@ class _Group(click.Group):
         except WorkbenchError as err:
             click.echo(f"{err.title}: {err}", err=True)
             sys.exit(2)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as err:  # a bug: say so plainly, details only with -v
+            log.exception("unexpected error")
+            click.echo(f"Internal error ({type(err).__name__}: {err}). Please report it; rerun with -v for details.", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=_Group)

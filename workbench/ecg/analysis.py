@@ -83,18 +83,21 @@ class ECGAnalysis:
         }
         if self.episodes is not None:
             out["episodes"] = [e.to_dict() for e in self.episodes]
-        return out
+        return _plain(out)
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+        return json.dumps(self.to_dict(), indent=indent)
 
 
-def _json_default(obj: object) -> object:
+def _plain(obj: Any) -> Any:
+    """Plain Python types only (numpy scalars in rule evidence become float/int/bool) so any consumer can serialise."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [_plain(v) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    return obj
 
 
 def _windows(n: int, fs: float) -> list[tuple[int, int]]:
@@ -167,6 +170,9 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
         raise SignalError(f"Sex must be F or M, not {sex!r}.")
     if age is not None and not 0 <= age <= 130:
         raise SignalError(f"Age {age} is not plausible.")
+    if record.duration_s > settings.max_record_minutes * 60:
+        raise SignalError(f"The recording lasts {record.duration_s / 60:.0f} min; at most {settings.max_record_minutes:.0f} min can be analysed at once.",
+                          hint="Split it into shorter parts (or raise WORKBENCH_MAX_RECORD_MINUTES).")
     if not np.isfinite(record.signals).any():
         raise SignalError("The recording contains no valid samples (all values are missing or infinite).")
     rec = record.with_derived_limb_leads().resample(settings.analysis_fs)

@@ -40,12 +40,15 @@ def lead_quality(raw: np.ndarray, filtered: np.ndarray, leads: list[str], rules:
             q.problems.append(f"disconnected ({nan_fraction:.0%} of samples missing)")
         elif nan_fraction > 0:
             q.problems.append(f"{nan_fraction:.1%} of samples missing (interpolated)")
-        if np.ptp(filtered[:, j]) < rules["flat_peak_to_peak_mv"]:
+        span = float(np.ptp(filtered[:, j]))
+        if span < rules["flat_peak_to_peak_mv"]:
             q.problems.append("flat line (no signal)")
+        elif span > rules["implausible_peak_to_peak_mv"]:
+            q.problems.append(f"implausible amplitude ({span:.0f} mV peak to peak: wrong units or a broken electrode)")
         clipped = _clipped_fraction(raw[:, j])
         if clipped >= rules["clipped_fraction"]:
             q.problems.append(f"clipped ({clipped:.1%} of samples at the amplifier limit)")
-        q.usable = not any(p.startswith(("disconnected", "flat")) for p in q.problems)
+        q.usable = not any(p.startswith(("disconnected", "flat", "implausible")) for p in q.problems)
         out.append(q)
     return out
 

@@ -45,12 +45,12 @@ def format_summary(analysis: ECGAnalysis) -> str:
     lines += ["", "Measurements (median beat):"]
     lines += [f"  {label:<16}{_fmt(d['measurements'][key])}" for key, label in _GLOBAL if key in d["measurements"]]
     lines += ["", "Findings:"]
-    if not analysis.findings:
+    if not d["findings"]:
         lines.append("  none of the rule criteria met")
-    for f in analysis.findings:
-        lines.append(f"  [{f.score:.2f}] {f.label}  (SNOMED CT {f.code})")
-        lines.append(f"         evidence: {_evidence_text(f.evidence)}")
-        lines.append(f"         source: {f.citation}")
+    for f in d["findings"]:
+        lines.append(f"  [{f['score']:.2f}] {f['label']}  (SNOMED CT {f['code']})")
+        lines.append(f"         evidence: {_evidence_text(f['evidence'])}")
+        lines.append(f"         source: {f['citation']}")
     if analysis.episodes:
         lines += ["", "Rhythm episodes:"]
         lines += [f"  {e.start_s:7.1f}-{e.end_s:7.1f} s  {e.rhythm}" for e in analysis.episodes]
