@@ -185,7 +185,7 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
         problems = "; ".join(f"{q.lead}: {', '.join(q.problems)}" for q in lead_q)
         raise SignalError(f"No lead carries a usable ECG signal ({problems}).", hint="Check the electrodes and the file.")
     peaks = detect_r_peaks(filtered, fs, usable_mask)
-    segments = [analyse_segment(filtered, fs, leads, peaks, a, b) for a, b in _windows(rec.n_samples, fs)]
+    segments = [analyse_segment(filtered, fs, leads, peaks, a, b, usable_mask) for a, b in _windows(rec.n_samples, fs)]
     main = max(segments, key=_segment_quality)
     add_beat_noise(lead_q, main.median, quality_rules)
     # per-lead criteria are defined for the standard and right/posterior chest leads, not Frank X/Y/Z

@@ -10,7 +10,7 @@ missing, with the reason, rather than passed on when it is not credible.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
@@ -34,6 +34,15 @@ class Fiducials:
     p_off: int | None = None
     baseline: np.ndarray | None = None  # per-lead isoelectric level (mV)
     reasons: dict[str, str] = field(default_factory=dict)
+
+    def p_span(self, fs: float) -> tuple[int, int] | None:
+        """Samples of the P wave: its delineated limits, else 50 ms either side of its peak, else None."""
+        if self.p_on is not None and self.p_off is not None:
+            return self.p_on, self.p_off
+        if self.p_peak is not None:
+            half = int(0.05 * fs)
+            return max(0, self.p_peak - half), self.p_peak + half
+        return None
 
 
 def _run_below(x: np.ndarray, level: float, start: int, step: int, run: int, stop: int) -> int | None:
@@ -78,20 +87,20 @@ def _qrs_limits(mb: MedianBeat, fid: Fiducials, rules: dict) -> None:
     fid.qrs_on, fid.qrs_off = on, off + 1
 
 
-def _isoelectric(mb: MedianBeat, fid: Fiducials) -> np.ndarray:
-    """Per-lead level of the flattest 20 ms just before QRS onset (PR segment; the TP segment in AF)."""
+def _isoelectric(mb: MedianBeat, fid: Fiducials, all_waves: np.ndarray) -> np.ndarray:
+    """Per-lead level of the flattest 20 ms (judged on the usable leads) just before QRS onset (PR segment)."""
     fs, on = mb.fs, fid.qrs_on
     width = max(2, int(0.02 * fs))
     lo = max(0, on - int(0.08 * fs))
     candidates = range(lo, max(lo + 1, on - width + 1))
     slopes = [np.abs(np.diff(mb.waves[s: s + width], axis=0)).sum() for s in candidates]
     start = list(candidates)[int(np.argmin(slopes))]
-    return mb.waves[start: start + width].mean(axis=0)
+    return all_waves[start: start + width].mean(axis=0)
 
 
-def _t_wave(mb: MedianBeat, fid: Fiducials, rr_s: float, rules: dict) -> None:
+def _t_wave(mb: MedianBeat, fid: Fiducials, baseline: np.ndarray, rr_s: float, rules: dict) -> None:
     fs = mb.fs
-    rms = np.sqrt(np.mean((mb.waves - fid.baseline) ** 2, axis=1))
+    rms = np.sqrt(np.mean((mb.waves - baseline) ** 2, axis=1))
     rms = uniform_filter1d(rms, max(1, int(0.02 * fs)))
     lo = fid.qrs_off + int(rules["t_search_after_j_ms"] * fs / 1000)
     reach_s = min(rules["t_search_max_ms"] / 1000, rr_s - rules["t_next_p_reserve_ms"] / 1000)
@@ -116,10 +125,10 @@ def _t_wave(mb: MedianBeat, fid: Fiducials, rr_s: float, rules: dict) -> None:
     fid.t_peak, fid.t_off = t_peak, t_off
 
 
-def _p_wave(mb: MedianBeat, fid: Fiducials, leads: list[str], rr_s: float, rules: dict) -> None:
+def _p_wave(mb: MedianBeat, fid: Fiducials, baseline: np.ndarray, leads: list[str], rr_s: float, rules: dict) -> None:
     fs = mb.fs
     cols = [leads.index(lead) for lead in _P_LEADS if lead in leads] or list(range(len(leads)))
-    waves = mb.waves[:, cols] - fid.baseline[cols]
+    waves = mb.waves[:, cols] - baseline[cols]
     rms = uniform_filter1d(np.sqrt(np.mean(waves**2, axis=1)), max(1, int(0.02 * fs)))
     hi = fid.qrs_on - int(rules["p_gap_before_qrs_ms"] * fs / 1000)
     lo = max(0, fid.qrs_on - int(rules["p_search_ms"] * fs / 1000))
@@ -135,29 +144,37 @@ def _p_wave(mb: MedianBeat, fid: Fiducials, leads: list[str], rr_s: float, rules
     if peaks.size == 0:
         fid.reasons["p"] = "no distinct P wave on the median beat"
         return
-    best = int(np.argmax(props["prominences"]))
+    # of the clearly prominent humps, the P wave is the one nearest the QRS (earlier ones are T-wave tails)
+    strong = np.flatnonzero(props["prominences"] >= rules["p_competing_prominence"] * props["prominences"].max())
+    best = int(strong[-1])
     p_peak = lo + int(peaks[best])
     base = rms[p_peak] - props["prominences"][best]
     level = base + rules["p_edge_fraction"] * props["prominences"][best]
     on = _run_below(rms, level, p_peak, -1, 2, max(0, lo - int(0.05 * fs)))
     off = _run_below(rms, level, p_peak, +1, 2, fid.qrs_on)
+    fid.p_peak = p_peak  # the P wave is there even when its limits cannot be trusted (rhythm still uses it)
     if on is None or off is None:
-        fid.reasons["p"] = "P wave limits unclear (merged with T or QRS)"
+        fid.reasons["p"] = "P wave present but its limits are unclear (merged with T or QRS)"
         return
     duration_ms = (off - on) * 1000 / fs
     if not rules["p_duration_min_ms"] <= duration_ms <= rules["p_duration_max_ms"]:
-        fid.reasons["p"] = f"implausible P duration ({duration_ms:.0f} ms) rejected"
+        fid.reasons["p"] = f"P wave present but its limits give an implausible duration ({duration_ms:.0f} ms)"
         return
-    fid.p_on, fid.p_peak, fid.p_off = on, p_peak, off
+    fid.p_on, fid.p_off = on, off
 
 
-def delineate(mb: MedianBeat, leads: list[str], rr_s: float, rules: dict) -> Fiducials:
-    """Find the fiducial points of the median beat; ``rules`` are the delineation constants table."""
+def delineate(mb: MedianBeat, leads: list[str], rr_s: float, rules: dict, usable: np.ndarray | None = None) -> Fiducials:
+    """Find the fiducial points of the median beat from the ``usable`` leads (flat or broken leads would
+    dilute or distort the multi-lead curves); ``rules`` are the delineation constants table."""
+    if usable is None or not np.any(usable):
+        usable = np.ones(len(leads), dtype=bool)
+    sub = replace(mb, waves=mb.waves[:, usable], noise=mb.noise[usable], beats=mb.beats[:, :, usable])
+    sub_leads = [lead for lead, ok in zip(leads, usable) if ok]
     fid = Fiducials()
-    _qrs_limits(mb, fid, rules)
+    _qrs_limits(sub, fid, rules)
     if fid.qrs_on is None:
         return fid
-    fid.baseline = _isoelectric(mb, fid)
-    _t_wave(mb, fid, rr_s, rules)
-    _p_wave(mb, fid, leads, rr_s, rules)
+    fid.baseline = _isoelectric(sub, fid, mb.waves)
+    _t_wave(sub, fid, fid.baseline[usable], rr_s, rules)
+    _p_wave(sub, fid, fid.baseline[usable], sub_leads, rr_s, rules)
     return fid

@@ -131,8 +131,6 @@ def _sinus_score(ctx: RuleContext, p: dict[str, Any]) -> tuple[float | None, dic
         return None, {"not_assessed": "no median beat"}
     pr, axis = ctx.value("pr_interval"), ctx.value("p_axis")
     score = ramp(consistency, p["p_consistency_min"], 0.08)
-    if pr is None:
-        score = min(score, 0.2)
     if axis is not None:
         outside = max(0.0, p["p_axis_low"] - axis, axis - p["p_axis_high"])
         score *= ramp(-outside, -p["p_axis_tolerance"], 5.0)

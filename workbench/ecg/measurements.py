@@ -118,7 +118,8 @@ def interval_measurements(mb: MedianBeat, fid: Fiducials, leads: list[str], rr_s
         out["qtc_bazett"] = Measurement(qt / np.sqrt(rr_s), "ms")
         out["qtc_fridericia"] = Measurement(qt / np.cbrt(rr_s), "ms")
     base = fid.baseline if fid.baseline is not None else np.zeros(len(leads))
-    out["p_axis"] = _wave_axis(mb, leads, base, fid.p_on, fid.p_off, "P") if has_p else Measurement.missing("deg", p_reason)
+    p_span = fid.p_span(fs)
+    out["p_axis"] = _wave_axis(mb, leads, base, *p_span, "P") if p_span else Measurement.missing("deg", p_reason)
     out["qrs_axis"] = _wave_axis(mb, leads, base, fid.qrs_on, fid.qrs_off, "QRS") if has_qrs else Measurement.missing("deg", qrs_reason)
     out["t_axis"] = _wave_axis(mb, leads, base, fid.qrs_off, fid.t_off, "T") if has_qt else Measurement.missing("deg", t_reason)
     return out
@@ -177,8 +178,9 @@ def lead_measurements(mb: MedianBeat, fid: Fiducials, leads: list[str], limits: 
             m["t_amplitude"] = Measurement(float(seg[int(np.argmax(np.abs(seg)))]) if seg.size else 0.0, "mV")
         else:
             m["t_amplitude"] = Measurement.missing("mV", fid.reasons.get("t", "T wave not delineated"))
-        if fid.p_on is not None:
-            seg = x[fid.p_on:fid.p_off]
+        p_span = fid.p_span(fs)
+        if p_span is not None:
+            seg = x[p_span[0]:p_span[1]]
             m["p_amplitude"] = Measurement(float(seg[int(np.argmax(np.abs(seg)))]), "mV")
         else:
             m["p_amplitude"] = Measurement.missing("mV", fid.reasons.get("p", "P wave not found"))

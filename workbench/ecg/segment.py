@@ -26,14 +26,15 @@ class Segment:
     features: dict[str, float] = field(default_factory=dict)
 
 
-def _p_consistency(mb: MedianBeat, fid: Fiducials) -> float:
+def _p_consistency(mb: MedianBeat, fid: Fiducials, usable: np.ndarray) -> float:
     """Median correlation of each beat's P wave with the median P wave (near 1 in sinus rhythm, low in AF)."""
-    if fid.p_on is None:
+    window = fid.p_span(mb.fs)
+    if window is None:
         return 0.0
     pad = int(0.02 * mb.fs)
-    lo, hi = max(0, fid.p_on - pad), fid.p_off + pad
-    template = mb.waves[lo:hi] - mb.waves[lo:hi].mean(axis=0)
-    beats = mb.beats[:, lo:hi] - mb.beats[:, lo:hi].mean(axis=1, keepdims=True)
+    lo, hi = max(0, window[0] - pad), window[1] + pad
+    template = mb.waves[lo:hi, usable] - mb.waves[lo:hi, usable].mean(axis=0)
+    beats = mb.beats[:, lo:hi, usable] - mb.beats[:, lo:hi, usable].mean(axis=1, keepdims=True)
     num = np.einsum("bij,ij->b", beats, template)
     den = np.linalg.norm(beats.reshape(beats.shape[0], -1), axis=1) * np.linalg.norm(template) + 1e-12
     return float(np.median(num / den))
@@ -64,8 +65,9 @@ def _atrial_activity(window: np.ndarray, fs: float, leads: list[str], mb: Median
     return {"atrial_rate": float(60.0 * f_band[k]), "atrial_concentration": float(p_band[near].sum() / p_band.sum())}
 
 
-def analyse_segment(filtered: np.ndarray, fs: float, leads: list[str], peaks: np.ndarray, start: int, stop: int) -> Segment:
-    """Measure the window [start, stop) of the filtered record, given R peaks of the whole record."""
+def analyse_segment(filtered: np.ndarray, fs: float, leads: list[str], peaks: np.ndarray, start: int, stop: int, usable: np.ndarray) -> Segment:
+    """Measure the window [start, stop) of the filtered record, given R peaks of the whole record and
+    the mask of leads fit to delineate with."""
     constants = load_table("delineation")
     window = filtered[start:stop]
     local = peaks[(peaks >= start) & (peaks < stop)] - start
@@ -87,10 +89,10 @@ def analyse_segment(filtered: np.ndarray, fs: float, leads: list[str], peaks: np
     else:
         rr_dom = beats.rr_s[beats.dominant & np.isfinite(beats.rr_s)]
         rr_s = float(np.median(rr_dom)) if rr_dom.size else float(np.nanmedian(beats.rr_s)) if beats.n > 1 else float("nan")
-        fid = delineate(mb, leads, rr_s if np.isfinite(rr_s) else 1.0, constants["delineation"])
+        fid = delineate(mb, leads, rr_s if np.isfinite(rr_s) else 1.0, constants["delineation"], usable)
         measurements.update(interval_measurements(mb, fid, leads, rr_s, constants["plausibility"]))
         lead_values = lead_measurements(mb, fid, leads, constants["plausibility"])
-        features["p_consistency"] = _p_consistency(mb, fid)
+        features["p_consistency"] = _p_consistency(mb, fid, usable)
         features["median_beats"] = float(mb.n_beats)
         features.update(_atrial_activity(window, fs, leads, mb, beats))
     return Segment(start / fs, stop / fs, beats, mb, fid, measurements, lead_values, features)
