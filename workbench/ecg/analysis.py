@@ -18,6 +18,7 @@ from ..errors import SignalError
 from .beats import detect_r_peaks
 from .filters import diagnostic_filter
 from .leads import STANDARD_LEADS
+from .episodes import AF_MIN_S, Episode, af_score_over_recording, follow_rhythm, windows
 from .findings import Finding, RuleContext, evaluate_rules
 from .measurements import Measurement
 from .quality import LeadQuality, add_beat_noise, lead_quality, limb_reversal
@@ -26,26 +27,6 @@ from .segment import Segment, analyse_segment
 from .tables import load_table
 
 log = logging.getLogger(__name__)
-
-WINDOW_S = 10.0
-SINGLE_WINDOW_MAX_S = 15.0
-#: rhythm rules followed window by window, in priority order, and what an episode is called
-_RHYTHMS = (("atrial_fibrillation", "atrial fibrillation"), ("atrial_flutter", "atrial flutter"),
-            ("sinus_bradycardia", "sinus bradycardia"), ("sinus_tachycardia", "sinus tachycardia"), ("sinus_rhythm", "sinus rhythm"))
-
-
-@dataclass
-class Episode:
-    start_s: float
-    end_s: float
-    rhythm: str
-    code: str | None
-    heart_rate: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2), "rhythm": self.rhythm, "code": self.code,
-                "heart_rate": None if self.heart_rate is None else round(self.heart_rate, 1)}
-
 
 @dataclass
 class ECGAnalysis:
@@ -100,17 +81,6 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _windows(n: int, fs: float) -> list[tuple[int, int]]:
-    if n <= SINGLE_WINDOW_MAX_S * fs:
-        return [(0, n)]
-    step = int(WINDOW_S * fs)
-    bounds = [(a, min(n, a + step)) for a in range(0, n, step)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < 0.5 * step:  # fold a short tail into the last window
-        bounds[-2] = (bounds[-2][0], n)
-        bounds.pop()
-    return bounds
-
-
 def _segment_quality(seg: Segment) -> float:
     """Higher is better: many beats in the median, low residual noise."""
     if seg.median is None:
@@ -120,35 +90,6 @@ def _segment_quality(seg: Segment) -> float:
 
 def _context(seg: Segment, usable: set[str], age: float | None, sex: str | None) -> RuleContext:
     return RuleContext(seg.measurements, seg.leads, seg.features, age=age, sex=sex, usable_leads=usable)
-
-
-def _rhythm_of(scores: dict[str, float | None]) -> tuple[str, str | None]:
-    table = load_table("criteria")
-    for name, label in _RHYTHMS:
-        if (scores.get(name) or 0) >= 0.5:
-            return label, table[name]["code"]
-    return "undetermined rhythm", None
-
-
-def _episodes(segments: list[Segment], usable: set[str], age: float | None, sex: str | None) -> tuple[list[Episode], list[dict[str, float | None]]]:
-    per_window = [evaluate_rules(_context(seg, usable, age, sex))[1] for seg in segments]
-    episodes: list[Episode] = []
-    for seg, scores in zip(segments, per_window):
-        rhythm, code = _rhythm_of(scores)
-        hr = seg.measurements["heart_rate"].value
-        if episodes and episodes[-1].rhythm == rhythm:
-            last = episodes[-1]
-            last.end_s = seg.end_s
-        else:
-            episodes.append(Episode(seg.start_s, seg.end_s, rhythm, code, hr))
-    return episodes, per_window
-
-
-def _sustained_af(per_window: list[dict[str, float | None]], min_windows: int) -> float:
-    """AF score of the recording: best run of ``min_windows`` consecutive windows (AF >= 30 s, ESC 2020)."""
-    af = [s.get("atrial_fibrillation") or 0.0 for s in per_window]
-    k = min(min_windows, len(af))
-    return max(min(af[i:i + k]) for i in range(len(af) - k + 1))
 
 
 def find_r_peaks(record: ECGRecord, *, settings: Settings | None = None) -> np.ndarray:
@@ -185,7 +126,7 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
         problems = "; ".join(f"{q.lead}: {', '.join(q.problems)}" for q in lead_q)
         raise SignalError(f"No lead carries a usable ECG signal ({problems}).", hint="Check the electrodes and the file.")
     peaks = detect_r_peaks(filtered, fs, usable_mask)
-    segments = [analyse_segment(filtered, fs, leads, peaks, a, b, usable_mask) for a, b in _windows(rec.n_samples, fs)]
+    segments = [analyse_segment(filtered, fs, leads, peaks, a, b, usable_mask) for a, b in windows(rec.n_samples, fs)]
     main = max(segments, key=_segment_quality)
     add_beat_noise(lead_q, main.median, quality_rules)
     # per-lead criteria are defined for the standard and right/posterior chest leads, not Frank X/Y/Z
@@ -194,8 +135,10 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
 
     episodes = None
     if len(segments) > 1:
-        episodes, per_window = _episodes(segments, usable, age, sex)
-        findings, scores = _merge_rhythm(findings, scores, episodes, per_window)
+        window_scores = [evaluate_rules(_context(seg, usable, age, sex))[1] for seg in segments]
+        episodes, slots = follow_rhythm([(seg.start_s, seg.end_s) for seg in segments], window_scores,
+                                        [seg.measurements["heart_rate"].value for seg in segments], rec.duration_s)
+        findings, scores = _recording_af(findings, scores, episodes, slots)
 
     warnings = _quality_warnings(rec, main, lead_q)
     reversal = limb_reversal(main.leads, main.fiducials.p_on is not None)
@@ -219,19 +162,20 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
                        quality=quality, episodes=episodes, info=info, segment=main)
 
 
-def _merge_rhythm(findings: list[Finding], scores: dict[str, float | None], episodes: list[Episode], per_window: list[dict[str, float | None]]) -> tuple[list[Finding], dict[str, float | None]]:
-    """Replace the single-window AF verdict with one that looks at the whole recording's episodes."""
+def _recording_af(findings: list[Finding], scores: dict[str, float | None], episodes: list[Episode], slots: list[dict[str, float | None]]) -> tuple[list[Finding], dict[str, float | None]]:
+    """Replace the AF verdict of the single best window with one over the whole recording (>= 30 s of AF)."""
     table = load_table("criteria")["atrial_fibrillation"]
-    af_score = _sustained_af(per_window, 3)
+    af_score = af_score_over_recording(slots)
     scores = dict(scores) | {"atrial_fibrillation": round(af_score, 4)}
     findings = [f for f in findings if f.rule != "atrial_fibrillation"]
     af_episodes = [e for e in episodes if e.rhythm == "atrial fibrillation"]
     if af_score >= 0.5:
-        total = sum(e.end_s - e.start_s for e in episodes)
-        burden = sum(e.end_s - e.start_s for e in af_episodes) / total if total else 0.0
+        af_seconds = sum(e.end_s - e.start_s for e in af_episodes)
+        total = episodes[-1].end_s - episodes[0].start_s
         findings.append(Finding(table["code"], table["label"], af_score,
-                                {"episodes": [e.to_dict() for e in af_episodes], "af_burden": round(burden, 3),
-                                 "paroxysmal": burden < 0.95, "windows_s": WINDOW_S}, table["citation"], "atrial_fibrillation"))
+                                {"episodes": [e.to_dict() for e in af_episodes], "af_seconds": round(af_seconds, 1),
+                                 "af_burden": round(af_seconds / total, 3), "paroxysmal": af_seconds < 0.95 * total,
+                                 "minimum_af_s": AF_MIN_S}, table["citation"] + "; >= 30 s of AF on a rhythm recording (ESC 2020)", "atrial_fibrillation"))
     return findings, scores
 
 

@@ -20,8 +20,8 @@ _REFINE_S = 0.06
 
 def _detect_one_lead(lead: np.ndarray, fs: float) -> np.ndarray:
     pad = int(_PAD_S * fs)
-    padded = np.pad(lead, pad, mode="reflect") if lead.size > pad + 1 else lead
-    offset = pad if padded.size != lead.size else 0
+    padded = np.pad(lead, pad, mode="edge")
+    offset = pad
     try:
         found = np.asarray(nk.ecg_findpeaks(padded, sampling_rate=int(round(fs)), method="neurokit")["ECG_R_Peaks"], dtype=int)
     except (ValueError, IndexError, ZeroDivisionError):  # neurokit2 raises on flat or degenerate input
@@ -30,11 +30,13 @@ def _detect_one_lead(lead: np.ndarray, fs: float) -> np.ndarray:
     return found[(found >= 0) & (found < lead.size)]
 
 
-def detect_r_peaks(signals: np.ndarray, fs: float, usable: np.ndarray | None = None) -> np.ndarray:
+def detect_r_peaks(signals: np.ndarray, fs: float, usable: np.ndarray | None = None, min_relative_energy: float = 0.1) -> np.ndarray:
     """Sample indices of QRS complexes, fused over leads.
 
     ``signals`` are diagnostic-filtered (n_samples, n_leads); ``usable`` masks leads to vote with.
     The fiducial point is the peak of summed QRS energy across leads, so all beats align the same way.
+    Detections with less than ``min_relative_energy`` of the median beat's QRS energy are dropped: they
+    are T waves or edge effects that several leads' detectors agreed on, not ventricular complexes.
     """
     n, n_leads = signals.shape
     leads = np.flatnonzero(usable) if usable is not None and np.any(usable) else np.arange(n_leads)
@@ -59,7 +61,10 @@ def detect_r_peaks(signals: np.ndarray, fs: float, usable: np.ndarray | None = N
                 keep[-1] = p
         else:
             keep.append(int(p))
-    return np.asarray(keep, dtype=int)
+    beats = np.asarray(keep, dtype=int)
+    if beats.size >= 3:
+        beats = beats[energy[beats] >= min_relative_energy * np.median(energy[beats])]
+    return beats
 
 
 @dataclass

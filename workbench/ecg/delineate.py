@@ -87,15 +87,15 @@ def _qrs_limits(mb: MedianBeat, fid: Fiducials, rules: dict) -> None:
     fid.qrs_on, fid.qrs_off = on, off + 1
 
 
-def _isoelectric(mb: MedianBeat, fid: Fiducials, all_waves: np.ndarray) -> np.ndarray:
-    """Per-lead level of the flattest 20 ms (judged on the usable leads) just before QRS onset (PR segment)."""
-    fs, on = mb.fs, fid.qrs_on
-    width = max(2, int(0.02 * fs))
-    lo = max(0, on - int(0.08 * fs))
-    candidates = range(lo, max(lo + 1, on - width + 1))
-    slopes = [np.abs(np.diff(mb.waves[s: s + width], axis=0)).sum() for s in candidates]
-    start = list(candidates)[int(np.argmin(slopes))]
-    return all_waves[start: start + width].mean(axis=0)
+def _isoelectric(fid: Fiducials, all_waves: np.ndarray, fs: float, rules: dict) -> np.ndarray:
+    """Per-lead reference level: the mean of the last ``baseline_ms`` before QRS onset.
+
+    The QRS onset is the reference for ST deviation in the AHA/ACCF/HRS 2009 recommendations (part VI);
+    it also stays defined in AF and at fast rates, where a flat PR or TP segment may not exist.
+    """
+    width = max(2, int(rules["baseline_ms"] * fs / 1000))
+    start = max(0, fid.qrs_on - width)
+    return all_waves[start: fid.qrs_on + 1].mean(axis=0)
 
 
 def _t_wave(mb: MedianBeat, fid: Fiducials, baseline: np.ndarray, rr_s: float, rules: dict) -> None:
@@ -174,7 +174,7 @@ def delineate(mb: MedianBeat, leads: list[str], rr_s: float, rules: dict, usable
     _qrs_limits(sub, fid, rules)
     if fid.qrs_on is None:
         return fid
-    fid.baseline = _isoelectric(sub, fid, mb.waves)
+    fid.baseline = _isoelectric(fid, mb.waves, mb.fs, rules)
     _t_wave(sub, fid, fid.baseline[usable], rr_s, rules)
     _p_wave(sub, fid, fid.baseline[usable], sub_leads, rr_s, rules)
     return fid

@@ -172,12 +172,14 @@ def _atrial_fibrillation(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
     if irregularity is None:
         return _missing("too few beats to judge RR regularity")
     consistency = ctx.features.get("p_consistency", 0.0)
+    dispersion = ctx.value("rr_cluster_dispersion") or 0.0
     irregular = ramp(irregularity, p["irregularity_min"], p["scale_irregularity"])
+    unpatterned = ramp(dispersion, p["dispersion_min"], p["scale_dispersion"])
     no_p = ramp(consistency, p["p_consistency_max"], -p["scale_p"])
-    return RuleResult(min(irregular, no_p), {
-        "rr_irregularity": _r(irregularity, 3), "p_consistency": _r(consistency),
+    return RuleResult(min(irregular, unpatterned, no_p), {
+        "rr_irregularity": _r(irregularity, 3), "rr_cluster_dispersion": _r(dispersion, 3), "p_consistency": _r(consistency),
         "heart_rate_bpm": _r(ctx.value("heart_rate"), 0),
-        "thresholds": {"rr_irregularity_min": p["irregularity_min"], "p_consistency_max": p["p_consistency_max"]},
+        "thresholds": {"rr_irregularity_min": p["irregularity_min"], "rr_cluster_dispersion_min": p["dispersion_min"], "p_consistency_max": p["p_consistency_max"]},
     })
 
 
@@ -491,7 +493,7 @@ def _t_abnormal(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
 
     def measure(lead: str) -> tuple[float, float] | None:
         t, r = ctx.lead_value(lead, "t_amplitude"), ctx.lead_value(lead, "r_amplitude")
-        if t is None or r is None or lead in ("aVR", "III", "V1") or r < p["min_r_mv"]:
+        if t is None or r is None or lead not in p["upright_leads"] or r < p["min_r_mv"]:
             return None
         inverted = ramp(-t, p["inverted_mv"], p["scale_mv"])
         flat = ramp(t / r, p["flat_fraction_of_r"], -0.02)
@@ -499,7 +501,7 @@ def _t_abnormal(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
 
     scores, values = _per_lead_scores(ctx, measure)
     if not scores:
-        return _missing("no lead with a measurable T wave and R >= 0.5 mV")
+        return _missing(f"no lead with a measurable T wave and R >= {p['min_r_mv']} mV")
     score, group = _contiguous_score(scores, p["min_contiguous"], contiguity)
     return RuleResult(score, {"leads": group, "t_amplitude_mV": {lead: values[lead] for lead in group}, "territory": territory_of(group, contiguity)})
 

@@ -57,9 +57,24 @@ def rhythm_measurements(beats: BeatTable, fs: float) -> dict[str, Measurement]:
         # median successive RR change relative to the median RR: high when every beat differs (AF),
         # low when a regular rhythm is broken only by a few premature beats
         out["rr_irregularity"] = Measurement(float(np.median(np.abs(np.diff(rr))) / np.median(rr)), "ratio")
+        out["rr_cluster_dispersion"] = Measurement(_two_cluster_dispersion(rr), "ratio")
     else:
         out["rr_irregularity"] = Measurement.missing("ratio", "fewer than four beats")
+        out["rr_cluster_dispersion"] = Measurement.missing("ratio", "fewer than four beats")
     return out
+
+
+def _two_cluster_dispersion(rr: np.ndarray) -> float:
+    """RR scatter left after splitting the intervals at their largest gap into short and long ones.
+
+    Bigeminy, group beating and blocked beats are irregular but 'regularly irregular': their RR values
+    fall into one or two tight clusters (low value). AF has no such structure (high value).
+    """
+    ordered = np.sort(rr)
+    cut = int(np.argmax(np.diff(ordered))) + 1
+    groups = [ordered[:cut], ordered[cut:]] if 2 <= cut <= ordered.size - 2 else [ordered]
+    deviation = np.concatenate([np.abs(g - np.median(g)) for g in groups])
+    return float(deviation.mean() / np.median(rr))
 
 
 def _axis(areas: dict[str, float]) -> float | None:
@@ -173,11 +188,11 @@ def lead_measurements(mb: MedianBeat, fid: Fiducials, leads: list[str], limits: 
         else:
             m["st_j60"] = Measurement.missing("mV", "J+60 ms falls beyond the T wave")
             m["st_j60_mm"] = Measurement.missing("mm", "J+60 ms falls beyond the T wave")
-        if fid.t_off is not None:
-            seg = x[off + int(0.04 * fs): fid.t_off]
-            m["t_amplitude"] = Measurement(float(seg[int(np.argmax(np.abs(seg)))]) if seg.size else 0.0, "mV")
-        else:
-            m["t_amplitude"] = Measurement.missing("mV", fid.reasons.get("t", "T wave not delineated"))
+        # without a T end (T too flat to delineate) the largest deflection of the ST-T window still tells
+        # how flat the T wave is, which is itself a finding
+        t_end = fid.t_off if fid.t_off is not None else min(x.size, off + int(limits["st_t_window_ms"] * fs / 1000))
+        seg = x[off + int(0.04 * fs): t_end]
+        m["t_amplitude"] = Measurement(float(seg[int(np.argmax(np.abs(seg)))]) if seg.size else 0.0, "mV")
         p_span = fid.p_span(fs)
         if p_span is not None:
             seg = x[p_span[0]:p_span[1]]

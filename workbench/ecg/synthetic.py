@@ -101,9 +101,10 @@ def simulate_ecg(spec: SimulationSpec | None = None, **overrides: object) -> ECG
         wave(r + 0.3 * min(qrs_s, 0.1), width, 0.35, _direction(-120, -0.5))  # terminal S
         if spec.right_bundle_branch_block:  # late rightward-anterior forces: R' in V1, wide S in I and V6
             wave(onset + 0.8 * qrs_s, 0.12 * qrs_s, 0.7, _direction(175, 1.4))
-        qt_s = spec.qtc_ms / 1000 * np.sqrt(60.0 / spec.heart_rate)
-        t_peak = onset + qt_s - 0.11
-        wave(t_peak, 0.045, spec.t_amplitude_mv, _direction(spec.qrs_axis_deg - 10, 0.3))
+        rate_factor = np.sqrt(60.0 / spec.heart_rate)  # QT and T width shorten with rate (Bazett)
+        qt_s = spec.qtc_ms / 1000 * rate_factor
+        t_peak = onset + qt_s - 0.11 * rate_factor
+        wave(t_peak, 0.045 * rate_factor, spec.t_amplitude_mv, _direction(spec.qrs_axis_deg - 10, 0.3))
         if spec.st_shift_mv:
             j = onset + qrs_s
             lo, hi = np.searchsorted(t, [j - 0.005, t_peak])
