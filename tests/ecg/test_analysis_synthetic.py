@@ -16,9 +16,12 @@ def _rules(result) -> set[str]:
         ({}, {"sinus_rhythm"}, {"atrial_fibrillation", "st_elevation", "long_qt", "complete_rbbb"}),
         ({"heart_rate": 45}, {"sinus_bradycardia"}, {"sinus_rhythm", "sinus_tachycardia"}),
         ({"heart_rate": 125}, {"sinus_tachycardia"}, {"sinus_rhythm", "atrial_fibrillation"}),
-        ({"atrial_fibrillation": True, "heart_rate": 95, "seed": 3}, {"atrial_fibrillation"}, {"sinus_rhythm"}),
+        ({"rhythm": "af", "heart_rate": 95, "seed": 1}, {"atrial_fibrillation"}, {"sinus_rhythm", "premature_atrial"}),
         ({"pr_ms": 280}, {"first_degree_av_block"}, set()),
-        ({"right_bundle_branch_block": True, "qrs_ms": 140}, {"complete_rbbb"}, {"complete_lbbb"}),
+        ({"conduction": "rbbb", "qrs_ms": 140}, {"complete_rbbb"}, {"complete_lbbb"}),
+        ({"conduction": "lbbb", "qrs_ms": 150}, {"complete_lbbb"}, {"complete_rbbb", "ivcd"}),
+        ({"pvc_every": 4}, {"premature_ventricular"}, {"atrial_fibrillation"}),
+        ({"rhythm": "flutter", "heart_rate": 150, "flutter_rate": 300}, {"atrial_flutter"}, {"sinus_rhythm", "atrial_fibrillation"}),
         ({"qtc_ms": 520, "sex": "F"}, {"long_qt"}, set()),
         ({"qrs_axis_deg": -60}, {"left_axis_deviation"}, {"right_axis_deviation"}),
         ({"r_amplitude_mv": 0.35, "t_amplitude_mv": 0.1}, {"low_voltage"}, {"lvh"}),
@@ -63,3 +66,15 @@ def test_every_finding_cites_its_source_and_thresholds():
         assert finding.citation.startswith("criteria.md")
         assert finding.evidence
     assert result.finding("long_qt").evidence["threshold_ms"] == 460  # women's limit
+
+
+def test_af_detection_rate_over_seeds():
+    """AF vs sinus (with or without ectopy) over many random simulations: a rate, not one lucky seed."""
+    af = [analyze(simulate_ecg(rhythm="af", heart_rate=hr, seed=seed)).finding("atrial_fibrillation") is not None
+          for seed in range(8) for hr in (70, 110)]
+    sinus = [analyze(simulate_ecg(heart_rate=hr, pvc_every=pvc, seed=seed)).finding("atrial_fibrillation") is not None
+             for seed in range(8) for hr, pvc in ((60, None), (95, 5))]
+    # measured 13/16 (0.81) when written: a spurious low P wave in some simulated f-wave patterns;
+    # this guards against regressions, the real-data figures are in docs/BENCHMARKS.md
+    assert sum(af) / len(af) >= 0.75
+    assert not any(sinus)

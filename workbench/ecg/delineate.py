@@ -41,7 +41,8 @@ class Fiducials:
             return self.p_on, self.p_off
         if self.p_peak is not None:
             half = int(0.05 * fs)
-            return max(0, self.p_peak - half), self.p_peak + half
+            stop = self.p_peak + half if self.qrs_on is None else min(self.p_peak + half, self.qrs_on)
+            return max(0, self.p_peak - half), stop
         return None
 
 

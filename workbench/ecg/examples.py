@@ -15,7 +15,7 @@ def write_example(folder: Path | None) -> list[Path]:
     """Write ``example_12lead`` as WFDB (.hea/.dat) and CSV into ``folder``; returns [header, csv]."""
     folder = Path(folder) if folder is not None else get_settings().data_dir / "example"
     folder.mkdir(parents=True, exist_ok=True)
-    record = simulate_ecg(SimulationSpec(**EXAMPLE_SPEC.__dict__))
+    record = simulate_ecg(EXAMPLE_SPEC)
     record.source = "example"
     header = write_wfdb(record, folder / "example_12lead")
     csv_path = write_csv(record, folder / "example_12lead.csv")

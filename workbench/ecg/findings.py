@@ -130,7 +130,8 @@ def _sinus_score(ctx: RuleContext, p: dict[str, Any]) -> tuple[float | None, dic
     if consistency is None:
         return None, {"not_assessed": "no median beat"}
     pr, axis = ctx.value("pr_interval"), ctx.value("p_axis")
-    score = ramp(consistency, p["p_consistency_min"], 0.08)
+    flutter = _atrial_flutter(ctx, load_table("criteria")["atrial_flutter"]).score or 0.0
+    score = min(ramp(consistency, p["p_consistency_min"], 0.08), 1.0 - flutter)  # regular flutter waves mimic P waves
     if axis is not None:
         outside = max(0.0, p["p_axis_low"] - axis, axis - p["p_axis_high"])
         score *= ramp(-outside, -p["p_axis_tolerance"], 5.0)
@@ -188,19 +189,27 @@ def _atrial_flutter(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
     rate, concentration = ctx.features.get("atrial_rate"), ctx.features.get("atrial_concentration")
     if rate is None or concentration is None:
         return _missing("atrial activity could not be isolated")
+    hr = ctx.value("heart_rate")
+    if hr is None:
+        return _missing("ventricular rate unknown")
     in_band = min(ramp(rate, p["atrial_rate_low"], 5.0), ramp(rate, p["atrial_rate_high"], -5.0))
     organised = ramp(concentration, p["concentration_min"], p["scale_concentration"])
-    no_p = ramp(ctx.features.get("p_consistency", 0.0), p["p_consistency_max"], -0.1)
-    return RuleResult(min(in_band, organised, no_p), {"atrial_rate_per_min": _r(rate, 0), "spectral_concentration": _r(concentration),
-                                                      "thresholds": {"atrial_rate_per_min": [p["atrial_rate_low"], p["atrial_rate_high"]]}})
+    # flutter waves outnumber QRS complexes (2:1 or more block); 1:1 'flutter' at this rate is not separable here
+    blocked = ramp(rate / hr, p["min_atrial_to_ventricular"], 0.05)
+    return RuleResult(min(in_band, organised, blocked), {"atrial_rate_per_min": _r(rate, 0), "ventricular_rate_bpm": _r(hr, 0),
+                                                         "spectral_concentration": _r(concentration),
+                                                         "thresholds": {"atrial_rate_per_min": [p["atrial_rate_low"], p["atrial_rate_high"]], "concentration_min": p["concentration_min"]}})
 
 
 def _count_rule(ctx: RuleContext, p: dict[str, Any], feature: str) -> RuleResult:
     count = ctx.features.get(feature)
     if count is None:
         return _missing("no beats")
-    af = ctx.features.get("af_score", 0.0)
-    score = 0.0 if af >= 0.5 and feature == "supraventricular_premature_beats" else ramp(count, p["min_beats"] - 0.5, 0.15)
+    if feature == "supraventricular_premature_beats":  # in AF every beat is 'premature': no PAC statement
+        af = _atrial_fibrillation(ctx, load_table("criteria")["atrial_fibrillation"]).score or 0.0
+        if af >= 0.5:
+            return RuleResult(0.0, {"beats": int(count), "note": "not stated during atrial fibrillation"})
+    score = ramp(count, p["min_beats"] - 0.5, 0.15)
     return RuleResult(score, {"beats": int(count), "of_beats": int(ctx.features.get("n_beats", 0))})
 
 
@@ -268,8 +277,9 @@ def _irbbb(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
 
 
 def _lbbb_morphology(ctx: RuleContext, p: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    r1, s1 = ctx.lead_value("V1", "r_amplitude"), ctx.lead_value("V1", "s_amplitude")
-    qs_or_rs_v1 = r1 is not None and s1 is not None and s1 > 2 * r1
+    r1, s1, q1 = (ctx.lead_value("V1", k) for k in ("r_amplitude", "s_amplitude", "q_amplitude"))
+    # QS (all negative: measured as a Q wave) or rS (small r, deep S) in V1
+    qs_or_rs_v1 = r1 is not None and s1 is not None and max(s1, q1 or 0.0) > 2 * r1
     lateral = [lead for lead in ("I", "V5", "V6") if ctx.lead_value(lead, "q_amplitude") is not None]
     no_q = bool(lateral) and all(ctx.lead_value(lead, "q_amplitude") < p["q_absent_max_mv"] for lead in lateral)
     upright = [lead for lead in ("I", "aVL", "V5", "V6") if (ctx.lead_value(lead, "qrs_net") or -1) > 0]
@@ -527,14 +537,38 @@ def _pathological_q(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
                               "thresholds": {"duration_ms": p["duration_ms"], "fraction_of_r": p["fraction_of_r"], "min_depth_mV": p["min_depth_mv"]}})
 
 
+@rule("sgarbossa")
+def _sgarbossa(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
+    lbbb = _lbbb(ctx, load_table("criteria")["complete_lbbb"]).score or 0.0
+    if lbbb < 0.5:
+        return _missing("applies only with left bundle branch block")
+    points, hits = 0, {}
+    for lead in sorted(ctx.usable_leads):
+        st, net = ctx.lead_value(lead, "st_j_mm"), ctx.lead_value(lead, "qrs_net")
+        if st is None or net is None:
+            continue
+        if net > 0 and st >= p["concordant_ste_mm"]:
+            hits[lead], points = "concordant ST elevation", points + p["concordant_ste_points"]
+        elif net < 0 and st <= -p["concordant_std_mm"] and lead in p["concordant_std_leads"]:
+            hits[lead], points = "concordant ST depression", points + p["concordant_std_points"]
+        elif net < 0 and st >= p["discordant_ste_mm"]:
+            hits[lead], points = "excessively discordant ST elevation", points + p["discordant_ste_points"]
+    return RuleResult(ramp(points, p["positive_points"] - 0.5, 0.2), {"points": points, "leads": hits, "threshold_points": p["positive_points"]})
+
+
 # ----------------------------------------------------------------------------------------- entry point
 def evaluate_rules(ctx: RuleContext) -> tuple[list[Finding], dict[str, float | None], dict[str, str]]:
     """Run every rule of the criteria table: (stated findings, score per rule, reasons for rules not assessed)."""
     table = load_table("criteria")
     findings, scores, not_assessed = [], {}, {}
+    lbbb = (_lbbb(ctx, table["complete_lbbb"]).score or 0.0) >= 0.5
+    secondary = table["secondary_repolarisation"]
     for name, fn in _RULES.items():
         params = table[name]
-        result = fn(ctx, params)
+        if lbbb and name in secondary["rules"]:
+            result = _missing("left bundle branch block: ST-T and Q-wave criteria do not apply (see Sgarbossa)")
+        else:
+            result = fn(ctx, params)
         scores[name] = None if result.score is None else round(result.score, 4)
         if result.score is None:
             not_assessed[name] = result.evidence.get("not_assessed", "not assessable")

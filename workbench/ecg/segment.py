@@ -32,7 +32,7 @@ def _p_consistency(mb: MedianBeat, fid: Fiducials, usable: np.ndarray) -> float:
     if window is None:
         return 0.0
     pad = int(0.02 * mb.fs)
-    lo, hi = max(0, window[0] - pad), window[1] + pad
+    lo, hi = max(0, window[0] - pad), min(window[1] + pad, fid.qrs_on)  # never let the QRS onset in
     template = mb.waves[lo:hi, usable] - mb.waves[lo:hi, usable].mean(axis=0)
     beats = mb.beats[:, lo:hi, usable] - mb.beats[:, lo:hi, usable].mean(axis=1, keepdims=True)
     num = np.einsum("bij,ij->b", beats, template)
@@ -60,9 +60,10 @@ def _atrial_activity(window: np.ndarray, fs: float, leads: list[str], mb: Median
     if not band.any() or power[band].sum() <= 0:
         return {}
     f_band, p_band = freqs[band], power[band]
-    k = int(np.argmax(p_band))
-    near = np.abs(f_band - f_band[k]) <= 0.5
-    return {"atrial_rate": float(60.0 * f_band[k]), "atrial_concentration": float(p_band[near].sum() / p_band.sum())}
+    f0 = f_band[int(np.argmax(p_band))]
+    # an organised (flutter) wave puts its power at f0 and its harmonics; fibrillation and noise spread it
+    near = (np.abs(f_band - f0) <= 0.5) | (np.abs(f_band - 2 * f0) <= 0.5)
+    return {"atrial_rate": float(60.0 * f0), "atrial_concentration": float(p_band[near].sum() / p_band.sum())}
 
 
 def analyse_segment(filtered: np.ndarray, fs: float, leads: list[str], peaks: np.ndarray, start: int, stop: int, usable: np.ndarray) -> Segment:
