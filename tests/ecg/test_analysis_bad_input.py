@@ -101,3 +101,23 @@ def test_high_and_low_sampling_rates_are_handled():
     high = simulate_ecg(fs=2000, seed=2, duration_s=10)
     for rec in (low, high):
         assert analyze(rec).measurements["heart_rate"].value == pytest.approx(70, abs=3)
+
+
+@pytest.mark.parametrize("stated_fs", [100.0, 2500.0])
+def test_wrong_sampling_rate_is_flagged(stated_fs):
+    """500 Hz samples labelled with another rate give absurd rates: the result says to check the rate."""
+    true = _record()
+    mislabelled = ECGRecord(true.signals, stated_fs, list(true.leads))
+    result = analyze(mislabelled)
+    assert any("check the sampling rate" in w for w in result.quality["warnings"])
+
+
+def test_left_right_arm_reversal_is_flagged():
+    """LA/RA swapped: I inverted, II<->III, aVR<->aVL, aVF unchanged (Batchvarov, Europace 2007)."""
+    rec = _record()
+    lead = {name: rec.lead(name).copy() for name in rec.leads}
+    swapped = dict(lead, I=-lead["I"], II=lead["III"], III=lead["II"], aVR=lead["aVL"], aVL=lead["aVR"])
+    reversed_rec = ECGRecord(np.column_stack([swapped[name] for name in rec.leads]), rec.fs, list(rec.leads))
+    warnings = analyze(reversed_rec).quality["warnings"]
+    assert any("electrode reversal" in w for w in warnings)
+    assert not any("electrode reversal" in w for w in analyze(rec).quality["warnings"])

@@ -116,6 +116,7 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
                           hint="Split it into shorter parts (or raise WORKBENCH_MAX_RECORD_MINUTES).")
     if not np.isfinite(record.signals).any():
         raise SignalError("The recording contains no valid samples (all values are missing or infinite).")
+    log.info("analysing %s: %d leads, %.1f s at %.0f Hz", record.path or record.source, len(record.leads), record.duration_s, record.fs)
     rec = record.with_derived_limb_leads().resample(settings.analysis_fs)
     fs, leads = rec.fs, rec.leads
     quality_rules = load_table("delineation")["quality"]
@@ -126,6 +127,7 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
         problems = "; ".join(f"{q.lead}: {', '.join(q.problems)}" for q in lead_q)
         raise SignalError(f"No lead carries a usable ECG signal ({problems}).", hint="Check the electrodes and the file.")
     peaks = detect_r_peaks(filtered, fs, usable_mask)
+    log.info("%d beats detected on %d usable leads", peaks.size, int(usable_mask.sum()))
     segments = [analyse_segment(filtered, fs, leads, peaks, a, b, usable_mask) for a, b in windows(rec.n_samples, fs)]
     main = max(segments, key=_segment_quality)
     add_beat_noise(lead_q, main.median, quality_rules)
@@ -140,7 +142,7 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
                                         [seg.measurements["heart_rate"].value for seg in segments], rec.duration_s)
         findings, scores = _recording_af(findings, scores, episodes, slots)
 
-    warnings = _quality_warnings(rec, main, lead_q)
+    warnings = _quality_warnings(rec, record.fs, main, lead_q)
     reversal = limb_reversal(main.leads, main.fiducials.p_on is not None)
     if reversal:
         warnings.append(reversal)
@@ -179,12 +181,19 @@ def _recording_af(findings: list[Finding], scores: dict[str, float | None], epis
     return findings, scores
 
 
-def _quality_warnings(rec: ECGRecord, main: Segment, lead_q: list[LeadQuality]) -> list[str]:
+def _quality_warnings(rec: ECGRecord, original_fs: float, main: Segment, lead_q: list[LeadQuality]) -> list[str]:
     warnings = []
     if rec.duration_s < 8:
         warnings.append(f"Recording is only {rec.duration_s:.1f} s long (10 s expected): rhythm and interval measurements are unreliable.")
     if main.median is None:
         warnings.append("Fewer than two comparable beats were found: intervals and morphology could not be measured.")
+    hr = main.measurements["heart_rate"].value
+    fid = main.fiducials
+    qrs = None if fid.qrs_on is None else (fid.qrs_off - fid.qrs_on) * 1000.0 / rec.fs  # before the plausibility filter
+    limits = load_table("delineation")["plausibility"]
+    if (hr is not None and not limits["hr_min_bpm"] <= hr <= limits["hr_max_bpm"]) or (qrs is not None and not limits["qrs_min_ms"] <= qrs <= limits["qrs_max_ms"]):
+        warnings.append(f"Heart rate {hr or float('nan'):.0f} bpm and QRS {qrs or float('nan'):.0f} ms are not plausible at the stated sampling rate "
+                        f"({original_fs:.0f} Hz): check the sampling rate of the file.")
     bad = [f"{q.lead} ({', '.join(q.problems)})" for q in lead_q if q.problems]
     if bad:
         warnings.append("Lead problems: " + "; ".join(bad))

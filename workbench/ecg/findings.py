@@ -416,52 +416,48 @@ def _ste_limit(lead: str, ctx: RuleContext, p: dict[str, Any]) -> float:
     return p["default_mm"]
 
 
-def _per_lead_scores(ctx: RuleContext, measure: Callable[[str], tuple[float, float] | None]) -> tuple[dict[str, float], dict[str, Any]]:
+def _territorial(ctx: RuleContext, p: dict[str, Any], measure: Callable[[str], tuple[float, float] | None],
+                 value_name: str, missing: str, **extra: Any) -> RuleResult:
+    """Per-lead scores from ``measure`` (score, shown value), judged on the best run of contiguous leads."""
     scores, values = {}, {}
     for lead in ctx.usable_leads:
         got = measure(lead)
         if got is not None:
             scores[lead], values[lead] = got
-    return scores, values
+    if not scores:
+        return _missing(missing)
+    contiguity = load_table("criteria")["contiguity"]
+    score, group = _contiguous_score(scores, p["min_contiguous"], contiguity)
+    shown = group or sorted(values, key=lambda lead: scores[lead], reverse=True)[:3]  # near misses when none qualifies
+    return RuleResult(score, {"leads": group, value_name: {lead: values[lead] for lead in shown}, "territory": territory_of(group, contiguity), **extra})
 
 
 @rule("st_elevation")
 def _st_elevation(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
-    contiguity = load_table("criteria")["contiguity"]
-
     def measure(lead: str) -> tuple[float, float] | None:
         st = ctx.lead_value(lead, "st_j_mm")
         if st is None or lead == "aVR":
             return None
         return ramp(st, _ste_limit(lead, ctx, p), p["scale_mm"]), round(st, 2)
 
-    scores, values = _per_lead_scores(ctx, measure)
-    if not scores:
-        return _missing("ST level not measured")
-    score, group = _contiguous_score(scores, p["min_contiguous"], contiguity)
-    evidence = {"leads": group, "st_j_mm": {lead: values[lead] for lead in group} or {k: values[k] for k in sorted(values, key=values.get, reverse=True)[:3]},
-                "territory": territory_of(group, contiguity), "limits_mm": {lead: _ste_limit(lead, ctx, p) for lead in group} or None}
-    return RuleResult(score, evidence)
+    result = _territorial(ctx, p, measure, "st_j_mm", "ST level not measured")
+    if result.score is not None:
+        result.evidence["limits_mm"] = {lead: _ste_limit(lead, ctx, p) for lead in result.evidence["st_j_mm"]}
+        if ctx.sex is None:
+            result.evidence["note"] = "sex unknown: the lowest V2-V3 limit was used"
+    return result
 
 
 @rule("st_depression")
 def _st_depression(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
-    contiguity = load_table("criteria")["contiguity"]
-
     def measure(lead: str) -> tuple[float, float] | None:
         j, j60 = ctx.lead_value(lead, "st_j_mm"), ctx.lead_value(lead, "st_j60_mm")
-        if j is None or lead == "aVR":
-            return None
-        if j60 is None:
+        if j is None or j60 is None or lead == "aVR":
             return None
         # horizontal or down-sloping: depressed at J and still at J+60 ms (up-sloping J depression recovers)
         return ramp(-max(j, j60), p["depth_mm"], p["scale_mm"]), round(j, 2)
 
-    scores, values = _per_lead_scores(ctx, measure)
-    if not scores:
-        return _missing("ST level not measured")
-    score, group = _contiguous_score(scores, p["min_contiguous"], contiguity)
-    return RuleResult(score, {"leads": group, "st_j_mm": {lead: values[lead] for lead in group}, "territory": territory_of(group, contiguity), "threshold_mm": -p["depth_mm"]})
+    return _territorial(ctx, p, measure, "st_j_mm", "ST level not measured", threshold_mm=-p["depth_mm"])
 
 
 @rule("avr_elevation_diffuse_depression")
@@ -482,25 +478,17 @@ def _dominant_r(ctx: RuleContext, lead: str, ratio: float) -> bool:
 
 @rule("t_inversion")
 def _t_inversion(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
-    contiguity = load_table("criteria")["contiguity"]
-
     def measure(lead: str) -> tuple[float, float] | None:
         t = ctx.lead_value(lead, "t_amplitude")
         if t is None or lead == "aVR" or not _dominant_r(ctx, lead, p["rs_ratio"]):
             return None
         return ramp(-t, p["depth_mv"], p["scale_mv"]), round(t, 3)
 
-    scores, values = _per_lead_scores(ctx, measure)
-    if not scores:
-        return _missing("no lead with a dominant R and a measurable T wave")
-    score, group = _contiguous_score(scores, p["min_contiguous"], contiguity)
-    return RuleResult(score, {"leads": group, "t_amplitude_mV": {lead: values[lead] for lead in group}, "territory": territory_of(group, contiguity), "threshold_mV": -p["depth_mv"]})
+    return _territorial(ctx, p, measure, "t_amplitude_mV", "no lead with a dominant R and a measurable T wave", threshold_mV=-p["depth_mv"])
 
 
 @rule("t_abnormal")
 def _t_abnormal(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
-    contiguity = load_table("criteria")["contiguity"]
-
     def measure(lead: str) -> tuple[float, float] | None:
         t, r = ctx.lead_value(lead, "t_amplitude"), ctx.lead_value(lead, "r_amplitude")
         if t is None or r is None or lead not in p["upright_leads"] or r < p["min_r_mv"]:
@@ -509,17 +497,11 @@ def _t_abnormal(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
         flat = ramp(t / r, p["flat_fraction_of_r"], -0.02)
         return max(inverted, flat), round(t, 3)
 
-    scores, values = _per_lead_scores(ctx, measure)
-    if not scores:
-        return _missing(f"no lead with a measurable T wave and R >= {p['min_r_mv']} mV")
-    score, group = _contiguous_score(scores, p["min_contiguous"], contiguity)
-    return RuleResult(score, {"leads": group, "t_amplitude_mV": {lead: values[lead] for lead in group}, "territory": territory_of(group, contiguity)})
+    return _territorial(ctx, p, measure, "t_amplitude_mV", f"no lead with a measurable T wave and R >= {p['min_r_mv']} mV")
 
 
 @rule("pathological_q")
 def _pathological_q(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
-    contiguity = load_table("criteria")["contiguity"]
-
     def measure(lead: str) -> tuple[float, float] | None:
         qd, qa, r = (ctx.lead_value(lead, k) for k in ("q_duration", "q_amplitude", "r_amplitude"))
         if qd is None or qa is None or lead in ("aVR", "V1", "III"):
@@ -529,12 +511,8 @@ def _pathological_q(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
         relative = ramp(qa / r, p["fraction_of_r"], 0.03) if r and r > 0.05 else wide
         return min(deep, max(wide, relative)), round(qd, 0)
 
-    scores, values = _per_lead_scores(ctx, measure)
-    if not scores:
-        return _missing("Q waves not measurable")
-    score, group = _contiguous_score(scores, p["min_contiguous"], contiguity)
-    return RuleResult(score, {"leads": group, "q_duration_ms": {lead: values[lead] for lead in group}, "territory": territory_of(group, contiguity),
-                              "thresholds": {"duration_ms": p["duration_ms"], "fraction_of_r": p["fraction_of_r"], "min_depth_mV": p["min_depth_mv"]}})
+    return _territorial(ctx, p, measure, "q_duration_ms", "Q waves not measurable",
+                        thresholds={"duration_ms": p["duration_ms"], "fraction_of_r": p["fraction_of_r"], "min_depth_mV": p["min_depth_mv"]})
 
 
 @rule("sgarbossa")

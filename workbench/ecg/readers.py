@@ -616,13 +616,16 @@ def _irregular_table(file: Path, exc: Exception) -> CorruptFileError:
 
 
 def _headerless_names(file: Path, n_cols: int, leads: Sequence[str] | None) -> list[str]:
+    """Lead names for a table that does not name its columns: those given, or the standard 12 in order."""
     if leads is not None:
+        if len(leads) != n_cols:
+            raise InputError(f"{file.name} has {n_cols} leads but {len(leads)} lead names were given.")
         return list(leads)
     if n_cols == 12:
         return list(STANDARD_LEADS)
     raise InputError(
-        f"{file.name} has no header row naming its {n_cols} columns.",
-        hint="Add a first line with the lead names, e.g. 'I,II,V1'.",
+        f"{file.name} has {n_cols} leads and no lead names (no header row).",
+        hint="Give the lead names (a first line such as 'I,II,V1', or leads=[...]) or store 12 leads in standard order I..V6.",
     )
 
 
@@ -760,22 +763,10 @@ def _array_to_record(
     if fs is None:
         raise InputError(f"{file.name} does not say its sampling rate.", hint="Pass it with --fs (e.g. --fs 500).")
     _check_duration(array.shape[0], fs, file)
-    names = _array_lead_names(file, array.shape[1], leads)
+    names = _headerless_names(file, array.shape[1], leads)
     meta["units_assumed"] = "mV"
     return _finish(np.array(array, dtype=np.float64), fs, names, file, source, metadata=meta)
 
-
-def _array_lead_names(file: Path, n_cols: int, leads: Sequence[str] | None) -> list[str]:
-    if leads is not None:
-        if len(leads) != n_cols:
-            raise InputError(f"{file.name} has {n_cols} leads but {len(leads)} lead names were given.")
-        return list(leads)
-    if n_cols == 12:
-        return list(STANDARD_LEADS)
-    raise InputError(
-        f"{file.name} has {n_cols} leads and no lead names.",
-        hint="Give the names (leads=[...]) or save a 12-lead array in standard order I..V6.",
-    )
 
 
 # ====================================================================== EDF / EDF+
