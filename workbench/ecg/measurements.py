@@ -47,9 +47,14 @@ def rhythm_measurements(beats: BeatTable, fs: float) -> dict[str, Measurement]:
     rr = rr[np.isfinite(rr)]
     if rr.size < 1:
         reason = "fewer than two beats detected"
-        return {k: Measurement.missing(u, reason) for k, u in (("heart_rate", "bpm"), ("rr_mean", "ms"), ("rr_sd", "ms"), ("rr_irregularity", "ratio"))}
+        return {k: Measurement.missing(u, reason) for k, u in (("heart_rate", "bpm"), ("dominant_rate", "bpm"), ("rr_mean", "ms"), ("rr_sd", "ms"),
+                                                               ("rr_irregularity", "ratio"), ("rr_cluster_dispersion", "ratio"))}
+    # the underlying (sinus) rate: intervals between two consecutive dominant beats, ectopic cycles left out
+    pairs = beats.dominant[1:] & beats.dominant[:-1] & np.isfinite(beats.rr_s[1:])
+    dominant_rr = beats.rr_s[1:][pairs]
     out = {
         "heart_rate": Measurement(60.0 / rr.mean(), "bpm"),
+        "dominant_rate": Measurement(60.0 / np.median(dominant_rr), "bpm") if dominant_rr.size else Measurement.missing("bpm", "no two consecutive dominant beats"),
         "rr_mean": Measurement(rr.mean() * 1000, "ms"),
         "rr_sd": Measurement(rr.std(ddof=1) * 1000 if rr.size > 1 else 0.0, "ms"),
     }

@@ -5,7 +5,7 @@ from .. import DISCLAIMER
 from .analysis import ECGAnalysis
 from .leads import STANDARD_LEADS
 
-_GLOBAL = (("heart_rate", "Heart rate"), ("rr_sd", "RR SD"), ("p_duration", "P duration"), ("pr_interval", "PR interval"),
+_GLOBAL = (("heart_rate", "Heart rate"), ("dominant_rate", "Underlying rate"), ("rr_sd", "RR SD"), ("p_duration", "P duration"), ("pr_interval", "PR interval"),
            ("qrs_duration", "QRS duration"), ("qt_interval", "QT interval"), ("qtc_bazett", "QTc Bazett"),
            ("qtc_fridericia", "QTc Fridericia"), ("p_axis", "P axis"), ("qrs_axis", "QRS axis"), ("t_axis", "T axis"))
 
