@@ -58,3 +58,9 @@ class AnalysisError(WorkbenchError):
 
 class ModelError(WorkbenchError):
     title = "Model problem"
+
+
+class ImageQualityError(InputError):
+    """The image is readable but cannot be digitized (blurred, blank, not an ECG...)."""
+
+    title = "Unusable image"

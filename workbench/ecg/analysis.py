@@ -97,7 +97,7 @@ def find_r_peaks(record: ECGRecord, *, settings: Settings | None = None) -> np.n
     settings = settings or get_settings()
     rec = record.resample(settings.analysis_fs)
     filtered = diagnostic_filter(rec.signals, rec.fs, settings.mains_hz)
-    usable = np.array([q.usable for q in lead_quality(rec.signals, filtered, rec.leads, load_table("delineation")["quality"])])
+    usable = np.array([q.usable for q in lead_quality(rec.signals, filtered, rec.leads, load_table("delineation")["quality"], rec.fs, rec.metadata.get("coverage"))])
     peaks = detect_r_peaks(filtered, rec.fs, usable if usable.any() else None)
     return np.round(peaks * record.fs / rec.fs).astype(int)
 
@@ -121,7 +121,7 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
     fs, leads = rec.fs, rec.leads
     quality_rules = load_table("delineation")["quality"]
     filtered = diagnostic_filter(rec.signals, fs, settings.mains_hz)
-    lead_q: list[LeadQuality] = lead_quality(rec.signals, filtered, leads, quality_rules)
+    lead_q: list[LeadQuality] = lead_quality(rec.signals, filtered, leads, quality_rules, fs, rec.metadata.get("coverage"))
     usable_mask = np.array([q.usable for q in lead_q])
     if not usable_mask.any():
         problems = "; ".join(f"{q.lead}: {', '.join(q.problems)}" for q in lead_q)

@@ -1,8 +1,10 @@
 """Beats: multi-lead R-peak detection, beat classes (dominant / premature / ectopic) and median beats.
 
 R peaks come from neurokit2's detector run on every usable lead; the per-lead detections are fused by
-voting so that one noisy or disconnected lead neither adds nor hides beats. Signals are mirror-padded
+voting so that one noisy or disconnected lead neither adds nor hides beats. Signals are edge-padded
 before detection so beats in the first and last few hundred ms are found too (neurokit2 misses them).
+Leads may cover only part of the time (a 3x4 paper ECG shows each lead for 2.5 s; missing samples are
+NaN): each lead votes only where it has samples, and the median beat of a lead uses only its own beats.
 """
 from __future__ import annotations
 
@@ -18,7 +20,15 @@ _CLUSTER_S = 0.08
 _REFINE_S = 0.06
 
 
+def _finite_runs(lead: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.r_[0, np.isfinite(lead).astype(np.int8), 0]))
+    return [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_len]
+
+
 def _detect_one_lead(lead: np.ndarray, fs: float) -> np.ndarray:
+    if not np.isfinite(lead).all():  # detect on each recorded stretch of at least 1 s
+        found = [a + _detect_one_lead(lead[a:b], fs) for a, b in _finite_runs(lead, int(fs))]
+        return np.concatenate(found) if found else np.empty(0, dtype=int)
     pad = int(_PAD_S * fs)
     padded = np.pad(lead, pad, mode="edge")
     offset = pad
@@ -44,12 +54,12 @@ def detect_r_peaks(signals: np.ndarray, fs: float, usable: np.ndarray | None = N
     all_peaks = np.sort(np.concatenate(detections)) if detections else np.empty(0, int)
     if all_peaks.size == 0:
         return all_peaks
-    need = max(1, int(np.ceil(len(leads) / 2.0))) if len(leads) > 2 else 1
+    present = np.isfinite(signals[:, leads])
     groups = np.split(all_peaks, np.flatnonzero(np.diff(all_peaks) > _CLUSTER_S * fs) + 1)
-    centres = np.array([int(np.median(g)) for g in groups if len(g) >= need], dtype=int)
+    centres = np.array([int(np.median(g)) for g in groups if len(g) >= _votes_needed(int(present[int(np.median(g))].sum()))], dtype=int)
     if centres.size == 0:
         return centres
-    energy = np.sum(detection_filter(signals[:, leads], fs) ** 2, axis=1)
+    energy = np.sum(detection_filter(np.nan_to_num(signals[:, leads]), fs) ** 2, axis=1)
     half = int(_REFINE_S * fs)
     starts = np.maximum(centres - half, 0)
     refined = np.unique([s + int(np.argmax(energy[s: c + half + 1])) for s, c in zip(starts, centres)])
@@ -65,6 +75,11 @@ def detect_r_peaks(signals: np.ndarray, fs: float, usable: np.ndarray | None = N
     if beats.size >= 3:
         beats = beats[energy[beats] >= min_relative_energy * np.median(energy[beats])]
     return beats
+
+
+def _votes_needed(available: int) -> int:
+    """Half of the leads recording at that moment (any one of one or two)."""
+    return max(1, int(np.ceil(available / 2.0))) if available > 2 else 1
 
 
 @dataclass
@@ -85,7 +100,7 @@ class BeatTable:
 
 def _segments(signals: np.ndarray, peaks: np.ndarray, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
     """Stack windows [p-before, p+after) for peaks fully inside the record; returns (segments, kept mask)."""
-    ok = (peaks - before >= 0) & (peaks + after <= signals.shape[0])
+    ok = (peaks - before >= 0) & (peaks + after <= signals.shape[0])  # NaN parts of a window are kept as NaN
     idx = peaks[ok][:, None] + np.arange(-before, after)[None, :]
     return signals[idx], ok  # (n_beats, n_win, n_leads)
 
@@ -106,11 +121,15 @@ def classify_beats(
     segs, ok = _segments(signals, peaks, half, half)
     corr = np.full(n, np.nan)
     if segs.shape[0] >= 1:
-        template = np.median(segs, axis=0)
-        flat_t = (template - template.mean(axis=0)).ravel()
-        flat_s = (segs - segs.mean(axis=1, keepdims=True)).reshape(segs.shape[0], -1)
-        denom = np.linalg.norm(flat_s, axis=1) * np.linalg.norm(flat_t) + 1e-12
-        corr[ok] = flat_s @ flat_t / denom
+        with np.errstate(all="ignore"):  # leads without samples at a beat are NaN there: they do not count
+            template = np.nanmedian(segs, axis=0)
+            centred_t = np.nan_to_num(template - np.nanmean(template, axis=0))
+            centred_s = np.nan_to_num(segs - np.nanmean(segs, axis=1, keepdims=True))
+        both = np.isfinite(segs) & np.isfinite(template)[None]
+        flat_t = (centred_t[None] * both).reshape(segs.shape[0], -1)
+        flat_s = (centred_s * both).reshape(segs.shape[0], -1)
+        denom = np.linalg.norm(flat_s, axis=1) * np.linalg.norm(flat_t, axis=1) + 1e-12
+        corr[ok] = np.sum(flat_s * flat_t, axis=1) / denom
     local = np.array([np.nanmedian(rr[max(1, i - 4): i + 5]) if n > 2 else np.nan for i in range(n)])
     premature = np.nan_to_num(rr < premature_ratio * local, nan=False).astype(bool)
     # ectopic ventricular beat: different QRS morphology arriving early (a lone odd shape on time is noise)
@@ -129,8 +148,9 @@ class MedianBeat:
     fs: float
     r_index: int
     n_beats: int
-    noise: np.ndarray  # per-lead robust beat-to-beat residual (mV)
-    beats: np.ndarray  # (n_beats, n_win, n_leads) the aligned beats used
+    noise: np.ndarray  # per-lead robust beat-to-beat residual (mV); NaN for a lead without a median beat
+    beats: np.ndarray  # (n_beats, n_win, n_leads) the aligned beats used (NaN where a lead did not record)
+    beats_per_lead: np.ndarray | None = None  # how many beats each lead's median is made of
 
     def ms_to_index(self, ms: float) -> int:
         return self.r_index + int(round(ms * self.fs / 1000.0))
@@ -147,6 +167,14 @@ def median_beat(signals: np.ndarray, fs: float, beats: BeatTable, *, before_s: f
     if use.sum() < 2:
         return None
     chosen = segs[use]
-    waves = np.median(chosen, axis=0)
-    noise = 1.4826 * np.median(np.abs(chosen - waves[None]), axis=(0, 1))
-    return MedianBeat(waves=waves, fs=fs, r_index=before, n_beats=int(use.sum()), noise=noise, beats=chosen)
+    # per lead, per sample: the median over the beats that recorded it (every beat on a signal file; the
+    # 2-4 beats of a 3x4 paper ECG's 2.5 s strip, which may each cover only part of the window). A lead
+    # whose QRS is covered by fewer than two beats gets no median beat (NaN).
+    with np.errstate(all="ignore"):
+        waves = np.nanmedian(chosen, axis=0)
+        noise = 1.4826 * np.nanmedian(np.abs(chosen - waves[None]), axis=(0, 1))
+    qrs_beats = np.isfinite(chosen[:, before]).sum(axis=0)
+    waves[:, qrs_beats < 2] = np.nan
+    noise[qrs_beats < 2] = np.nan
+    return MedianBeat(waves=waves, fs=fs, r_index=before, n_beats=int(use.sum()), noise=noise, beats=chosen,
+                      beats_per_lead=qrs_beats)

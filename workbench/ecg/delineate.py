@@ -61,7 +61,7 @@ def _run_below(x: np.ndarray, level: float, start: int, step: int, run: int, sto
 def _qrs_limits(mb: MedianBeat, fid: Fiducials, rules: dict) -> None:
     fs = mb.fs
     smooth = max(1, int(0.008 * fs))
-    velocity = uniform_filter1d(np.abs(np.diff(mb.waves, axis=0)).sum(axis=1), smooth)
+    velocity = uniform_filter1d(np.nansum(np.abs(np.diff(mb.waves, axis=0)), axis=1), smooth)
     r = mb.r_index
     peak_lo, peak_hi = r - int(0.06 * fs), r + int(0.06 * fs)
     v_max = float(velocity[peak_lo:peak_hi].max())
@@ -96,12 +96,13 @@ def _isoelectric(fid: Fiducials, all_waves: np.ndarray, fs: float, rules: dict) 
     """
     width = max(2, int(rules["baseline_ms"] * fs / 1000))
     start = max(0, fid.qrs_on - width)
-    return all_waves[start: fid.qrs_on + 1].mean(axis=0)
+    with np.errstate(all="ignore"):  # a lead not recorded there (paper strip) gets NaN: no reference
+        return np.nanmean(all_waves[start: fid.qrs_on + 1], axis=0)
 
 
 def _t_wave(mb: MedianBeat, fid: Fiducials, baseline: np.ndarray, rr_s: float, rules: dict) -> None:
     fs = mb.fs
-    rms = np.sqrt(np.mean((mb.waves - baseline) ** 2, axis=1))
+    rms = np.sqrt(np.nan_to_num(np.nanmean((mb.waves - baseline) ** 2, axis=1)))
     rms = uniform_filter1d(rms, max(1, int(0.02 * fs)))
     lo = fid.qrs_off + int(rules["t_search_after_j_ms"] * fs / 1000)
     reach_s = min(rules["t_search_max_ms"] / 1000, rr_s - rules["t_next_p_reserve_ms"] / 1000)
@@ -110,7 +111,7 @@ def _t_wave(mb: MedianBeat, fid: Fiducials, baseline: np.ndarray, rr_s: float, r
         fid.reasons["t"] = "no room for a T wave between QRS end and the next beat"
         return
     t_peak = lo + int(np.argmax(rms[lo:hi]))
-    noise = float(np.median(mb.noise))
+    noise = float(np.nanmedian(mb.noise))
     t_height = rms[t_peak] - rms[lo:hi].min()
     if t_height < max(rules["t_min_amplitude_mv"], 3 * noise / np.sqrt(max(mb.n_beats, 1))):
         fid.reasons["t"] = "T wave too flat to delineate"
@@ -130,7 +131,7 @@ def _p_wave(mb: MedianBeat, fid: Fiducials, baseline: np.ndarray, leads: list[st
     fs = mb.fs
     cols = [leads.index(lead) for lead in _P_LEADS if lead in leads] or list(range(len(leads)))
     waves = mb.waves[:, cols] - baseline[cols]
-    rms = uniform_filter1d(np.sqrt(np.mean(waves**2, axis=1)), max(1, int(0.02 * fs)))
+    rms = uniform_filter1d(np.sqrt(np.nan_to_num(np.nanmean(waves**2, axis=1))), max(1, int(0.02 * fs)))
     hi = fid.qrs_on - int(rules["p_gap_before_qrs_ms"] * fs / 1000)
     lo = max(0, fid.qrs_on - int(rules["p_search_ms"] * fs / 1000))
     if fid.t_off is not None:  # never look back into the previous beat's T wave
@@ -138,7 +139,7 @@ def _p_wave(mb: MedianBeat, fid: Fiducials, baseline: np.ndarray, leads: list[st
     if hi - lo < int(0.05 * fs):
         fid.reasons["p"] = "no room for a P wave before QRS onset"
         return
-    noise = float(np.median(mb.noise[cols]))
+    noise = float(np.nanmedian(mb.noise[cols]))
     floor = max(rules["p_min_amplitude_mv"], 3 * noise / np.sqrt(max(mb.n_beats, 1)))
     # a P wave is a hump that stands out from the PR and TP segments around it, not a slope into QRS or T
     peaks, props = find_peaks(rms[lo:hi], prominence=floor, width=int(0.02 * fs))
@@ -167,8 +168,10 @@ def _p_wave(mb: MedianBeat, fid: Fiducials, baseline: np.ndarray, leads: list[st
 def delineate(mb: MedianBeat, leads: list[str], rr_s: float, rules: dict, usable: np.ndarray | None = None) -> Fiducials:
     """Find the fiducial points of the median beat from the ``usable`` leads (flat or broken leads would
     dilute or distort the multi-lead curves); ``rules`` are the delineation constants table."""
-    if usable is None or not np.any(usable):
-        usable = np.ones(len(leads), dtype=bool)
+    has_median = np.isfinite(mb.waves[mb.r_index])
+    usable = has_median if usable is None else (np.asarray(usable, dtype=bool) & has_median)
+    if not usable.any():
+        usable = has_median if has_median.any() else np.ones(len(leads), dtype=bool)
     sub = replace(mb, waves=mb.waves[:, usable], noise=mb.noise[usable], beats=mb.beats[:, :, usable])
     sub_leads = [lead for lead, ok in zip(leads, usable) if ok]
     fid = Fiducials()

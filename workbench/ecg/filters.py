@@ -16,6 +16,8 @@ from ..errors import SignalError
 
 #: minimum samples for filtfilt padding of the 0.5 Hz section at any fs
 _MIN_SECONDS = 0.8
+#: dropouts at least this long are not bridged by interpolation
+_LONG_GAP_S = 0.05
 
 
 @lru_cache(maxsize=32)
@@ -47,12 +49,30 @@ def fill_gaps(signals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, bad
 
 
+def _long_gaps(missing: np.ndarray, min_len: int) -> np.ndarray:
+    """The part of ``missing`` (samples x leads) that lies in runs of at least ``min_len`` samples."""
+    out = np.zeros_like(missing)
+    for j in np.flatnonzero(missing.any(axis=0)):
+        edges = np.flatnonzero(np.diff(np.r_[0, missing[:, j].astype(np.int8), 0]))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a >= min_len:
+                out[a:b, j] = True
+    return out
+
+
 def diagnostic_filter(signals: np.ndarray, fs: float, mains_hz: float = 50.0) -> np.ndarray:
-    """Remove baseline wander (0.5 Hz), mains hum (notch) and out-of-band noise, zero phase."""
+    """Remove baseline wander (0.5 Hz), mains hum (notch) and out-of-band noise, zero phase.
+
+    Short dropouts are bridged; long stretches without samples (a lead printed for 2.5 s of a paper ECG,
+    a disconnected electrode) stay NaN after filtering so nothing is measured on invented signal.
+    """
     if signals.shape[0] < _MIN_SECONDS * fs:
         raise SignalError(f"The recording is {signals.shape[0] / fs:.2f} s long; at least {_MIN_SECONDS} s is needed.")
-    filled, _ = fill_gaps(signals)
-    return sps.sosfiltfilt(_diagnostic_sos(float(fs), float(mains_hz)), filled, axis=0)
+    filled, missing = fill_gaps(signals)
+    out = sps.sosfiltfilt(_diagnostic_sos(float(fs), float(mains_hz)), filled, axis=0)
+    if missing.any():
+        out[_long_gaps(missing, int(_LONG_GAP_S * fs))] = np.nan
+    return out
 
 
 def detection_filter(signals: np.ndarray, fs: float) -> np.ndarray:

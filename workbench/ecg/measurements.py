@@ -100,6 +100,7 @@ def _wave_axis(mb: MedianBeat, leads: list[str], base: np.ndarray, start: int | 
     if start is None or stop is None or stop <= start:
         return Measurement.missing("deg", f"{name} wave not delineated")
     areas = {lead: float((mb.waves[start:stop, leads.index(lead)] - base[leads.index(lead)]).sum() / mb.fs) for lead in _LIMB_GEOMETRY if lead in leads}
+    areas = {lead: area for lead, area in areas.items() if np.isfinite(area)}  # leads not recorded there do not vote
     if len(areas) < 2:
         return Measurement.missing("deg", "needs at least two limb leads")
     angle = _axis(areas)
@@ -164,6 +165,10 @@ def lead_measurements(mb: MedianBeat, fid: Fiducials, leads: list[str], limits: 
     for j, lead in enumerate(leads):
         x = mb.waves[:, j] - fid.baseline[j]
         qrs = x[on:off]
+        if not np.isfinite(qrs).all():
+            out[lead] = {name: Measurement.missing(unit, "this lead does not show a complete QRS (too few beats recorded)")
+                         for name, unit in _LEAD_UNITS.items()}
+            continue
         thr = max(0.02, 0.05 * float(np.ptp(qrs)))
         pos, neg = _lobes(qrs, True, thr), _lobes(qrs, False, thr)
         first_pos = pos[0][0] if pos else qrs.size
@@ -185,9 +190,9 @@ def lead_measurements(mb: MedianBeat, fid: Fiducials, leads: list[str], limits: 
         m["s_duration"] = Measurement(_ms(sum(b - a for a, b in after_r), fs) if after_r else 0.0, "ms")
         second_r = [lobe for lobe in pos[1:] if after_r and lobe[0] > after_r[0][0]]
         m["r_prime_amplitude"] = Measurement(float(max(qrs[a:b].max() for a, b in second_r)) if second_r else 0.0, "mV")
-        m["st_j"] = Measurement(float(x[off]), "mV")
-        m["st_j_mm"] = Measurement(float(x[off]) * gain, "mm")
-        if j60 < x.size and (fid.t_off is None or j60 < fid.t_off):
+        m["st_j"] = _value(x, off, "mV")
+        m["st_j_mm"] = _value(x, off, "mm", gain)
+        if j60 < x.size and (fid.t_off is None or j60 < fid.t_off) and np.isfinite(x[j60]):
             m["st_j60"] = Measurement(float(x[j60]), "mV")
             m["st_j60_mm"] = Measurement(float(x[j60]) * gain, "mm")
         else:
@@ -196,13 +201,29 @@ def lead_measurements(mb: MedianBeat, fid: Fiducials, leads: list[str], limits: 
         # without a T end (T too flat to delineate) the largest deflection of the ST-T window still tells
         # how flat the T wave is, which is itself a finding
         t_end = fid.t_off if fid.t_off is not None else min(x.size, off + int(limits["st_t_window_ms"] * fs / 1000))
-        seg = x[off + int(0.04 * fs): t_end]
-        m["t_amplitude"] = Measurement(float(seg[int(np.argmax(np.abs(seg)))]) if seg.size else 0.0, "mV")
+        m["t_amplitude"] = _largest(x[off + int(0.04 * fs): t_end], "T wave not recorded in this lead's strip")
         p_span = fid.p_span(fs)
         if p_span is not None:
-            seg = x[p_span[0]:p_span[1]]
-            m["p_amplitude"] = Measurement(float(seg[int(np.argmax(np.abs(seg)))]), "mV")
+            m["p_amplitude"] = _largest(x[p_span[0]:p_span[1]], "P wave not recorded in this lead's strip")
         else:
             m["p_amplitude"] = Measurement.missing("mV", fid.reasons.get("p", "P wave not found"))
         out[lead] = m
     return out
+
+
+_LEAD_UNITS = {"r_amplitude": "mV", "qrs_peak_to_peak": "mV", "qrs_net": "mV", "q_amplitude": "mV", "q_duration": "ms",
+               "s_amplitude": "mV", "s_duration": "ms", "r_prime_amplitude": "mV", "st_j": "mV", "st_j_mm": "mm",
+               "st_j60": "mV", "st_j60_mm": "mm", "t_amplitude": "mV", "p_amplitude": "mV"}
+
+
+def _value(x: np.ndarray, index: int, unit: str, scale: float = 1.0) -> Measurement:
+    if index >= x.size or not np.isfinite(x[index]):
+        return Measurement.missing(unit, "not recorded at this point of the beat in this lead")
+    return Measurement(float(x[index]) * scale, unit)
+
+
+def _largest(segment: np.ndarray, reason: str) -> Measurement:
+    """The signed sample of largest magnitude (a wave's peak), or missing if the segment was not recorded."""
+    if segment.size == 0 or not np.isfinite(segment).any():
+        return Measurement.missing("mV", reason)
+    return Measurement(float(segment[int(np.nanargmax(np.abs(segment)))]), "mV")

@@ -30,17 +30,24 @@ def _clipped_fraction(raw: np.ndarray) -> float:
     return float(runs.mean())
 
 
-def lead_quality(raw: np.ndarray, filtered: np.ndarray, leads: list[str], rules: dict) -> list[LeadQuality]:
-    """Problems visible on the signal itself, before any beat is found."""
+def lead_quality(raw: np.ndarray, filtered: np.ndarray, leads: list[str], rules: dict, fs: float = 500.0,
+                 coverage: dict[str, list[float]] | None = None) -> list[LeadQuality]:
+    """Problems visible on the signal itself, before any beat is found.
+
+    ``coverage`` gives, per lead, the [start, end] seconds the source actually shows (a paper ECG prints
+    each lead for part of the page); samples outside it are expected to be missing and are not a problem.
+    """
     out = []
     for j, lead in enumerate(leads):
         q = LeadQuality(lead=lead, usable=True)
-        nan_fraction = float(np.mean(~np.isfinite(raw[:, j])))
+        a, b = (int(round(t * fs)) for t in (coverage or {}).get(lead, [0.0, raw.shape[0] / fs]))
+        shown = raw[a:max(b, a + 1), j]
+        nan_fraction = float(np.mean(~np.isfinite(shown)))
         if nan_fraction >= rules["disconnected_nan_fraction"]:
             q.problems.append(f"disconnected ({nan_fraction:.0%} of samples missing)")
         elif nan_fraction > 0:
             q.problems.append(f"{nan_fraction:.1%} of samples missing (interpolated)")
-        span = float(np.ptp(filtered[:, j]))
+        span = float(np.nanmax(filtered[:, j]) - np.nanmin(filtered[:, j])) if np.isfinite(filtered[:, j]).any() else 0.0
         if span < rules["flat_peak_to_peak_mv"]:
             q.problems.append("flat line (no signal)")
         elif span > rules["implausible_peak_to_peak_mv"]:
@@ -58,8 +65,10 @@ def add_beat_noise(quality: list[LeadQuality], mb: MedianBeat | None, rules: dic
     if mb is None:
         return
     for j, q in enumerate(quality):
-        q.noise_mv = float(mb.noise[j])
-        amplitude = float(np.ptp(mb.waves[:, j]))
+        q.noise_mv = float(mb.noise[j]) if np.isfinite(mb.noise[j]) else None
+        if not np.isfinite(mb.noise[j]):
+            continue  # too few beats in this lead to judge its noise
+        amplitude = float(np.nanmax(mb.waves[:, j]) - np.nanmin(mb.waves[:, j]))
         if q.usable and (mb.noise[j] > rules["noisy_residual_mv"] or mb.noise[j] > rules["noisy_residual_fraction_of_qrs"] * amplitude):
             q.problems.append(f"noisy (beat-to-beat residual {mb.noise[j]:.2f} mV)")
 

@@ -33,8 +33,12 @@ def _p_consistency(mb: MedianBeat, fid: Fiducials, usable: np.ndarray) -> float:
         return 0.0
     pad = int(0.02 * mb.fs)
     lo, hi = max(0, window[0] - pad), min(window[1] + pad, fid.qrs_on)  # never let the QRS onset in
+    usable = usable & np.isfinite(mb.waves[lo:hi]).all(axis=0)  # leads that show this P wave on the median
+    if not usable.any():
+        return 0.0
     template = mb.waves[lo:hi, usable] - mb.waves[lo:hi, usable].mean(axis=0)
-    beats = mb.beats[:, lo:hi, usable] - mb.beats[:, lo:hi, usable].mean(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        beats = np.nan_to_num(mb.beats[:, lo:hi, usable] - np.nanmean(mb.beats[:, lo:hi, usable], axis=1, keepdims=True))
     num = np.einsum("bij,ij->b", beats, template)
     den = np.linalg.norm(beats.reshape(beats.shape[0], -1), axis=1) * np.linalg.norm(template) + 1e-12
     return float(np.median(num / den))

@@ -1,0 +1,65 @@
+"""Pixels -> mm, seconds and millivolts, with the source of every number said out loud.
+
+Three clues, each with a weakness: the grid period is precise but can be read at a harmonic (2x, 5x);
+the page of a standard layout spans 10 s, which fixes time exactly but not the grid; the calibration
+pulse is 1 mV by definition, which fixes the gain when it is drawn and not clipped. Paper speed 25 mm/s
+and gain 10 mm/mV are assumed only when nothing on the page says otherwise (criteria.md, paper conventions).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ImageQualityError
+from .grid import GridEstimate
+from .types import PAGE_SECONDS, Calibration
+
+STANDARD_SPEED = 25.0
+STANDARD_GAINS = (5.0, 10.0, 20.0)
+_HARMONICS = (1.0, 2.0, 5.0, 0.5, 0.2, 2.5, 0.4)
+
+
+def _near(value: float, target: float, tolerance: float) -> bool:
+    return abs(np.log(value / target)) <= np.log(1 + tolerance)
+
+
+def calibrate(grid: GridEstimate, page_px: float | None, pulse_px: float | None, *, standard_page: bool,
+              rotation_deg: float = 0.0) -> tuple[Calibration, list[str]]:
+    """Scale of the page. ``page_px``: width of the trace rows in pixels; ``pulse_px``: pulse height in pixels."""
+    notes: list[str] = []
+    page_mm_per_px = page_px / (PAGE_SECONDS * STANDARD_SPEED) if (page_px and standard_page) else None
+    if grid.px_per_mm is not None:
+        px_per_mm, mm_source = grid.px_per_mm, f"grid ({grid.source})"
+        reference = page_mm_per_px or (pulse_px / 10.0 if pulse_px else None)
+        if reference is not None:
+            best = min((grid.px_per_mm * f for f in _HARMONICS), key=lambda c: abs(np.log(c / reference)))
+            if _near(best, reference, 0.3):
+                px_per_mm = best
+            else:
+                px_per_mm, mm_source = reference, "page width (grid period inconsistent with the page)"
+    elif pulse_px:
+        px_per_mm, mm_source = pulse_px / 10.0, "calibration pulse (no grid found; assumes 10 mm/mV)"
+    elif page_mm_per_px:
+        px_per_mm, mm_source = page_mm_per_px, "page width (no grid found; assumes 10 s at 25 mm/s)"
+    else:
+        raise ImageQualityError("Neither an ECG grid nor a standard page layout was found, so the image cannot be scaled.")
+
+    speed, speed_source = STANDARD_SPEED, "assumed (standard 25 mm/s)"
+    if page_px and standard_page:
+        measured = page_px / PAGE_SECONDS / px_per_mm
+        if _near(measured, STANDARD_SPEED, 0.2):
+            speed, speed_source = measured, "page of 10 s (standard layout), consistent with 25 mm/s"
+        else:
+            notes.append(f"The rows span {page_px / px_per_mm:.0f} mm, not the 250 mm of 10 s at 25 mm/s: 25 mm/s assumed.")
+
+    gain, gain_source = 10.0, "assumed (standard 10 mm/mV)"
+    if pulse_px:
+        measured = pulse_px / px_per_mm
+        nearest = min(STANDARD_GAINS, key=lambda g: abs(np.log(measured / g)))
+        if _near(measured, nearest, 0.25):
+            gain, gain_source = measured, f"calibration pulse ({measured:.1f} mm = 1 mV; nominal {nearest:.0f} mm/mV)"
+        else:
+            notes.append(f"The calibration pulse measures {measured:.1f} mm, not a standard gain: 10 mm/mV assumed.")
+    calibration = Calibration(px_per_mm=float(px_per_mm), speed_mm_s=float(speed), gain_mm_mv=float(gain),
+                              speed_source=speed_source, gain_source=gain_source, rotation_deg=rotation_deg)
+    notes.insert(0, f"Scale {px_per_mm:.2f} px/mm from the {mm_source}; speed {speed_source}; gain {gain_source}.")
+    return calibration, notes

@@ -1,0 +1,156 @@
+"""ECG paper: ink separation, rotation, grid period (pixels per mm) and the trace mask.
+
+The grid is found from the image itself: the ink profile along rows and columns is periodic with the
+1 mm small box (and stronger every 5 mm), so its autocorrelation gives pixels per mm. Coloured grids are
+told apart from the trace by saturation; grey grids by being long straight lines, which a morphological
+opening with line-shaped kernels isolates (a trace is never straight for a tenth of the page).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.signal import find_peaks
+
+#: plausible paper scales: 1 mm between 1.5 px (tiny screenshot) and 48 px (1200 dpi scan)
+_MM_RANGE_PX = (1.5, 48.0)
+
+
+def ink_map(rgb: np.ndarray) -> np.ndarray:
+    """0..1 'how much trace ink' per pixel: darkness against the local paper brightness, colour discounted."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    size = max(15, (min(grey.shape) // 40) | 1)
+    paper = cv2.dilate(grey, np.ones((size, size), np.uint8))  # brightest nearby = the paper (uneven light removed)
+    paper = cv2.GaussianBlur(paper, (0, 0), size / 2.0)
+    dark = np.clip(1.0 - grey / (paper + 1.0), 0.0, 1.0)
+    saturation = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1].astype(np.float32) / 255.0
+    return dark * np.clip(1.5 - 2.5 * saturation, 0.0, 1.0)  # red/pink/green grid ink is not trace ink
+
+
+def rotate(image: np.ndarray, degrees: float, *, fill: float | tuple = 255) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate about the centre keeping the whole page; returns (rotated, 2x3 affine matrix original->rotated)."""
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    new_w, new_h = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
+    matrix[0, 2] += new_w / 2.0 - w / 2.0
+    matrix[1, 2] += new_h / 2.0 - h / 2.0
+    border = fill if isinstance(fill, tuple) else (fill,) * (image.shape[2] if image.ndim == 3 else 1)
+    out = cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+    return out, matrix
+
+
+def estimate_rotation(ink: np.ndarray, max_degrees: float = 16.0) -> float:
+    """Angle that makes grid lines and trace baselines horizontal: the sharpest horizontal ink projection."""
+    scale = 800.0 / max(ink.shape)
+    small = cv2.resize(ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else ink
+
+    def sharpness(angle: float) -> float:
+        rotated, _ = rotate(small, angle, fill=0.0)
+        profile = rotated.sum(axis=1)
+        return float(np.sum(np.diff(profile) ** 2))
+
+    coarse = np.arange(-max_degrees, max_degrees + 1e-9, 1.0)
+    best = coarse[int(np.argmax([sharpness(a) for a in coarse]))]
+    fine = np.arange(best - 1.0, best + 1.0 + 1e-9, 0.1)
+    return float(fine[int(np.argmax([sharpness(a) for a in fine]))])
+
+
+@dataclass
+class GridEstimate:
+    px_per_mm: float | None
+    confidence: float  # 0..1: strength of the periodicity
+    source: str  # "grid", "major grid only", or "none"
+
+
+def _autocorrelation(profile: np.ndarray, max_lag: int) -> np.ndarray:
+    x = profile - np.convolve(profile, np.ones(31) / 31, mode="same")  # remove slow shading
+    x = x[16:-16] if x.size > 64 else x
+    x = x - x.mean()
+    n = 1 << int(np.ceil(np.log2(2 * x.size)))
+    spectrum = np.fft.rfft(x, n)
+    ac = np.fft.irfft(spectrum * np.conj(spectrum), n)[: max_lag + 1]
+    return ac / (ac[0] + 1e-12)
+
+
+def _refine(ac: np.ndarray, k: int) -> float:
+    """Sub-sample position of the autocorrelation peak at lag ``k`` (parabola through 3 points)."""
+    if 0 < k < ac.size - 1:
+        a, b, c = ac[k - 1: k + 2]
+        denom = a - 2 * b + c
+        if denom < 0:
+            return k + 0.5 * (a - c) / denom
+    return float(k)
+
+
+def _grid_from_profile(profile: np.ndarray) -> GridEstimate:
+    """Minor (1 mm) and major (5 mm) periods from the autocorrelation of a row or column ink profile.
+
+    A grid of thin lines has a comb-like spectrum (every harmonic as strong as the fundamental), so the
+    period is read from the first autocorrelation peak, and the 1 mm reading is accepted only when the
+    peak five periods away is the strongest of its neighbours (the thicker 5 mm lines).
+    """
+    max_lag = int(min(profile.size // 3, 5 * _MM_RANGE_PX[1] * 1.2))
+    if max_lag < 10:
+        return GridEstimate(None, 0.0, "none")
+    ac = _autocorrelation(profile, max_lag)
+    peaks, props = find_peaks(ac, height=0.05, prominence=0.02)
+    peaks = peaks[peaks >= _MM_RANGE_PX[0]]
+    if peaks.size == 0:
+        return GridEstimate(None, 0.0, "none")
+    first = int(peaks[0])
+    period = _refine(ac, first)
+    near5 = [int(k) for k in peaks if abs(k - 5 * period) <= max(1.5, 0.08 * 5 * period)]
+    if near5:
+        k5 = max(near5, key=lambda k: ac[k])
+        between = [ac[int(round(m * period))] for m in (2, 3, 4) if int(round(m * period)) < ac.size]
+        if not between or ac[k5] >= max(between):
+            return GridEstimate(_refine(ac, k5) / 5.0, float(min(1.0, ac[first] + ac[k5])), "grid")
+    # only one line family visible: take it as the 5 mm grid when 1 mm would be implausibly coarse
+    if period / 5.0 >= _MM_RANGE_PX[0] and period > 12:
+        return GridEstimate(period / 5.0, float(ac[first]), "major grid only")
+    return GridEstimate(period, float(ac[first]), "grid (minor lines only)")
+
+
+def grid_period(rgb: np.ndarray) -> GridEstimate:
+    """Pixels per mm from the periodic grid, combining the row and the column profiles."""
+    grey = 255.0 - cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    # grid lines, coloured or grey, are what differs from the paper along whole rows/columns (median skips traces)
+    estimates = [_grid_from_profile(np.median(grey, axis=axis)) for axis in (0, 1)]
+    found = [e for e in estimates if e.px_per_mm is not None]
+    if not found:
+        return GridEstimate(None, 0.0, "none")
+    full = [e for e in found if e.source == "grid"]
+    if len(full) == 2 and abs(full[0].px_per_mm / full[1].px_per_mm - 1) < 0.05:
+        return GridEstimate(float(np.mean([e.px_per_mm for e in full])), max(e.confidence for e in full), "grid")
+    return max(full or found, key=lambda e: e.confidence)
+
+
+def _clear_broken_lines(binary: np.ndarray, strips: int = 8) -> None:
+    """Grey grid lines that are dashed, dotted or slightly bent escape the opening: within strips of the
+    page, a row (column) inked over most of the strip is a grid line, never a trace, and is cleared."""
+    h, w = binary.shape
+    for x0 in range(0, w, max(1, w // strips)):
+        part = binary[:, x0: x0 + max(1, w // strips)]
+        part[part.mean(axis=1) > 0.5, :] = 0
+    for y0 in range(0, h, max(1, h // strips)):
+        part = binary[y0: y0 + max(1, h // strips), :]
+        part[:, part.mean(axis=0) > 0.5] = 0
+
+
+def trace_mask(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """Boolean mask of trace pixels: ink minus long straight grid lines minus specks (grid dots, noise)."""
+    level = max(0.12, 0.45 * float(np.percentile(ink, 99.5)))
+    binary = (ink > level).astype(np.uint8)
+    h, w = binary.shape
+    horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, w // 8), 1)))
+    vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(15, h // 3))))
+    lines = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
+    binary[lines > 0] = 0
+    _clear_broken_lines(binary)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    min_extent = max(3.0, 1.5 * px_per_mm)
+    keep = (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= min_extent)
+    keep[0] = False
+    return keep[labels]
