@@ -24,8 +24,15 @@ def ink_map(rgb: np.ndarray) -> np.ndarray:
     paper = cv2.dilate(grey, np.ones((size, size), np.uint8))  # brightest nearby = the paper (uneven light removed)
     paper = cv2.GaussianBlur(paper, (0, 0), size / 2.0)
     dark = np.clip(1.0 - grey / (paper + 1.0), 0.0, 1.0)
-    saturation = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1].astype(np.float32) / 255.0
-    return dark * np.clip(1.5 - 2.5 * saturation, 0.0, 1.0)  # red/pink/green grid ink is not trace ink
+    # grid inks are coloured (red, pink, orange, green, sometimes blue); pens are black or dark blue.
+    # The grid's colour is read from moderately dark pixels (mostly grid lines) and pixels tinted like it
+    # lose their weight: on a warm or green grid that is 'red or green above blue', on a blue grid the reverse.
+    channels = rgb.astype(np.float32)
+    warm = np.maximum(channels[..., 0], channels[..., 1]) - channels[..., 2]
+    lo, hi = np.percentile(dark, [85, 97])
+    gridish = (dark >= lo) & (dark <= hi)
+    tint = warm if (not gridish.any() or np.median(warm[gridish]) >= 0) else -warm
+    return dark * np.clip(1.2 - 4.0 * np.clip(tint / 255.0, 0.0, 1.0), 0.0, 1.0)
 
 
 def rotate(image: np.ndarray, degrees: float, *, fill: float | tuple = 255) -> tuple[np.ndarray, np.ndarray]:
