@@ -66,6 +66,7 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None) -> DigitizedE
             raise ImageQualityError("No ECG traces were found in this image.")
         pulses = [find_pulse(mask, r, calibration.px_per_mm) for r in rows]
         calibration, notes = _calibrate(grid, rows, pulses, layout_guess != "partial", angle)
+    _anchor_time_axis(rows, calibration)
     layout = assign_layout(rows, layout_name)
     stroke = _stroke_width(mask)
     signals, pixel_map, confidence = _extract_panels(mask, layout, calibration, stroke, inverse)
@@ -99,6 +100,15 @@ def _calibrate(grid: GridEstimate, rows: list[Row], pulses: list, standard: bool
     _align_rows(rows)
     page_px = float(max(r.x1 - r.x0 for r in rows))
     return calibrate(grid, page_px, float(np.median(heights)) if heights else None, standard_page=standard, rotation_deg=angle)
+
+
+def _anchor_time_axis(rows: list[Row], cal: Calibration) -> None:
+    """A full row ends at 10 s; its start is where the pulse's return to baseline merges with the trace,
+    so the start is placed 10 s before the end (when the trace is that long)."""
+    for row in rows:
+        start = int(round(row.x1 - PAGE_SECONDS * cal.px_per_s))
+        if abs(start - row.x0) < 0.05 * (row.x1 - row.x0) and (row.pulse is None or start >= row.pulse[1]):
+            row.x0 = start
 
 
 def _align_rows(rows: list[Row]) -> None:

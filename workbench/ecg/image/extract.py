@@ -70,22 +70,30 @@ def follow_trace(mask: np.ndarray, baseline: float, *, max_jump_px: float, strok
 
 
 def _column_points(chosen: list[tuple[int, int] | None], stroke_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two points per column: where the pen enters (continuing from the previous column) and where it
+    leaves (towards the next column's run). A thick pen makes neighbouring columns' runs overlap, so the
+    entry is the previous exit clamped into this run, not simply one of the run's ends."""
     xs: list[float] = []
     ys: list[float] = []
-    previous_y: float | None = None
+    previous_exit: float | None = None
+    half = 0.5 * stroke_px
     for x, run in enumerate(chosen):
         if run is None:
+            previous_exit = None
             continue
-        top, bottom = float(run[0]), float(run[1])
-        if bottom - top <= 1.5 * stroke_px:
-            entry = exit_ = 0.5 * (top + bottom)
-        else:  # the trace crossed this column vertically: enter at the end nearest to where it was
-            top, bottom = top + 0.5 * stroke_px, bottom - 0.5 * stroke_px  # pen centre, not ink edge
-            if previous_y is None or abs(previous_y - top) <= abs(previous_y - bottom):
-                entry, exit_ = top, bottom
-            else:
-                entry, exit_ = bottom, top
+        top, bottom = float(run[0]) + half, float(run[1]) - half  # pen centre line, not the ink edge
+        if bottom <= top:
+            top = bottom = 0.5 * (run[0] + run[1])
+        centre = 0.5 * (top + bottom)
+        entry = centre if previous_exit is None else float(np.clip(previous_exit, top, bottom))
+        following = chosen[x + 1] if x + 1 < len(chosen) else None
+        if following is None:
+            exit_ = centre if previous_exit is None else (bottom if entry <= centre else top)
+        else:
+            exit_ = bottom if 0.5 * (following[0] + following[1]) > centre else top
+        if bottom - top < stroke_px:  # a flat stretch: one level
+            entry = exit_ = centre
         xs += [x - 0.25, x + 0.25]
         ys += [entry, exit_]
-        previous_y = exit_
+        previous_exit = exit_
     return np.asarray(xs), np.asarray(ys)

@@ -135,15 +135,19 @@ def grid_period(rgb: np.ndarray) -> GridEstimate:
 
 
 def _clear_broken_lines(binary: np.ndarray, strips: int = 8) -> None:
-    """Grey grid lines that are dashed, dotted or slightly bent escape the opening: within strips of the
-    page, a row (column) inked over most of the strip is a grid line, never a trace, and is cleared."""
+    """Grey grid lines that are dashed, dotted or slightly bent escape the opening. A grid line crosses
+    the whole page: a row (column) inked over most of most page strips is cleared; a flat stretch of
+    trace fills at most a strip or two and is kept."""
     h, w = binary.shape
-    for x0 in range(0, w, max(1, w // strips)):
-        part = binary[:, x0: x0 + max(1, w // strips)]
-        part[part.mean(axis=1) > 0.5, :] = 0
-    for y0 in range(0, h, max(1, h // strips)):
-        part = binary[y0: y0 + max(1, h // strips), :]
-        part[:, part.mean(axis=0) > 0.5] = 0
+    for axis, length in ((1, w), (0, h)):
+        step = max(1, length // strips)
+        fills = np.stack([binary[:, i: i + step].mean(axis=1) if axis == 1 else binary[i: i + step, :].mean(axis=0)
+                          for i in range(0, length - step + 1, step)])
+        lines = np.mean(fills > 0.5, axis=0) >= 0.75
+        if axis == 1:
+            binary[lines, :] = 0
+        else:
+            binary[:, lines] = 0
 
 
 def trace_mask(ink: np.ndarray, px_per_mm: float) -> np.ndarray:

@@ -31,14 +31,14 @@ def _continuity(mask: np.ndarray, y: int, half: int) -> tuple[float, int, int]:
     return cols.size / (cols[-1] - cols[0] + 1), int(cols[0]), int(cols[-1])
 
 
-def find_rows(mask: np.ndarray, px_per_mm: float, *, min_continuity: float = 0.75) -> list[Row]:
+def find_rows(mask: np.ndarray, px_per_mm: float, *, min_continuity: float = 0.7) -> list[Row]:
     """Trace rows: peaks of the horizontal ink projection (the isoelectric lines), at least 8 mm apart,
     whose ink runs continuously along the row (header text, footers and QR codes are dropped)."""
     profile = uniform_filter1d(mask.sum(axis=1).astype(float), max(3, int(px_per_mm)))
     if profile.max() <= 0:
         return []
     peaks, _ = find_peaks(profile, height=0.2 * profile.max(), distance=max(5, int(8 * px_per_mm)), prominence=0.1 * profile.max())
-    half = max(2, int(3 * px_per_mm))
+    half = max(2, int(6 * px_per_mm))
     kept = []
     for y in peaks:
         continuity, x0, x1 = _continuity(mask, int(y), half)
