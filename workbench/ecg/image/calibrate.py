@@ -15,7 +15,15 @@ from .types import PAGE_SECONDS, Calibration
 
 STANDARD_SPEED = 25.0
 STANDARD_GAINS = (5.0, 10.0, 20.0)
-_HARMONICS = (1.0, 2.0, 5.0, 0.5, 0.2, 2.5, 0.4)
+_HARMONICS = (1.0, 2.0, 5.0, 0.5, 0.2, 2.5, 0.4, 3.0, 1 / 3, 5 / 3, 0.6)
+
+
+def _harmonic_near(value: float | None, reference: float, tolerance: float) -> float | None:
+    """The reading, or the harmonic of it, that agrees with ``reference`` within ``tolerance``; else None."""
+    if value is None:
+        return None
+    best = min((value * f for f in _HARMONICS), key=lambda c: abs(np.log(c / reference)))
+    return best if _near(best, reference, tolerance) else None
 
 
 def _near(value: float, target: float, tolerance: float) -> bool:
@@ -62,7 +70,18 @@ def calibrate(grid: GridEstimate, page_px: float | None, pulse_px: float | None,
             gain, gain_source = measured, f"calibration pulse ({measured:.1f} mm = 1 mV; nominal {nearest:.0f} mm/mV)"
         else:
             notes.append(f"The calibration pulse measures {measured:.1f} mm, not a standard gain: 10 mm/mV assumed.")
+    # a photo flattened by its corners may be stretched differently along x and y: time uses the
+    # horizontal grid reading, amplitude the vertical one, when each agrees with the overall scale
+    x_scale = _harmonic_near(grid.x, px_per_mm, 0.12) if mm_source.startswith("grid") else None
+    y_scale = _harmonic_near(grid.y, px_per_mm, 0.12) if mm_source.startswith("grid") else None
+    if x_scale is not None:
+        px_per_mm = x_scale
+    if pulse_px and gain_source.startswith("calibration pulse"):
+        y_scale = None  # the pulse already fixes px per mV
+    elif y_scale is not None and y_scale != px_per_mm:
+        gain_source += f"; vertical scale {y_scale:.2f} px/mm from the grid"
     calibration = Calibration(px_per_mm=float(px_per_mm), speed_mm_s=float(speed), gain_mm_mv=float(gain),
-                              speed_source=speed_source, gain_source=gain_source, rotation_deg=rotation_deg)
+                              speed_source=speed_source, gain_source=gain_source, rotation_deg=rotation_deg,
+                              px_per_mm_y=None if y_scale is None else float(y_scale))
     notes.insert(0, f"Scale {px_per_mm:.2f} px/mm from the {mm_source}; speed {speed_source}; gain {gain_source}.")
     return calibration, notes

@@ -19,6 +19,7 @@ from ..record import ECGRecord
 from .extract import follow_trace
 from .grid import GridEstimate, estimate_rotation, grid_period, ink_map, rotate, trace_mask
 from .layout import Row, assign_layout, find_pulse, find_rows
+from .page import flatten_sheet
 from .calibrate import calibrate
 from .types import PAGE_SECONDS, Calibration, Layout
 
@@ -46,9 +47,10 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None) -> DigitizedE
     """Digitize an RGB page (H x W x 3 uint8) into a 500 Hz record with one column per standard lead."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ImageQualityError("Expected a colour (RGB) image.")
-    angle = estimate_rotation(ink_map(image))
-    straight, matrix = rotate(image, angle)
-    inverse = cv2.invertAffineTransform(matrix)
+    flat, to_flat = flatten_sheet(image)
+    angle = estimate_rotation(ink_map(flat))
+    straight, matrix = rotate(flat, angle)
+    to_original = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]) @ to_flat)  # straightened -> original pixels
     ink = ink_map(straight)
     grid = grid_period(straight)
     provisional = _provisional_scale(grid, straight.shape[1])
@@ -69,7 +71,7 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None) -> DigitizedE
     _anchor_time_axis(rows, calibration)
     layout = assign_layout(rows, layout_name)
     stroke = _stroke_width(mask)
-    signals, pixel_map, confidence = _extract_panels(mask, layout, calibration, stroke, inverse)
+    signals, pixel_map, confidence = _extract_panels(mask, layout, calibration, stroke, to_original)
     leads = [lead for lead in STANDARD_LEADS if lead in signals] + [k for k in signals if k not in STANDARD_LEADS]
     record = ECGRecord(np.column_stack([signals[k] for k in leads]), FS, leads, source="image",
                        metadata={"coverage": {k: _coverage(signals[k]) for k in leads}, "digitized": True})
@@ -137,7 +139,7 @@ def _coverage(signal: np.ndarray) -> list[float]:
 
 
 def _extract_panels(mask: np.ndarray, layout: Layout, cal: Calibration, stroke: float,
-                    inverse: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
+                    to_original: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
     n = int(PAGE_SECONDS * FS)
     signals: dict[str, np.ndarray] = {}
     pixels: dict[str, np.ndarray] = {}
@@ -162,7 +164,8 @@ def _extract_panels(mask: np.ndarray, layout: Layout, cal: Calibration, stroke: 
         mv[inside] = (baseline - y_abs) / cal.px_per_mv
         pts = np.full((n, 2), np.nan)
         homogeneous = np.column_stack([x_abs, y_abs, np.ones(x_abs.size)])
-        pts[inside] = homogeneous @ inverse.T  # back to original image pixels
+        mapped = homogeneous @ to_original.T  # back to original image pixels
+        pts[inside] = mapped[:, :2] / mapped[:, 2:3]
         key = panel.lead
         if key in signals and not panel.rhythm_strip:
             continue  # the rhythm strip already gave this lead its full 10 s

@@ -69,6 +69,8 @@ class GridEstimate:
     px_per_mm: float | None
     confidence: float  # 0..1: strength of the periodicity
     source: str  # "grid", "major grid only", or "none"
+    x: float | None = None  # horizontal and vertical readings (they differ on a photo flattened by its corners)
+    y: float | None = None
 
 
 def _autocorrelation(profile: np.ndarray, max_lag: int) -> np.ndarray:
@@ -124,14 +126,16 @@ def grid_period(rgb: np.ndarray) -> GridEstimate:
     """Pixels per mm from the periodic grid, combining the row and the column profiles."""
     grey = 255.0 - cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     # grid lines, coloured or grey, are what differs from the paper along whole rows/columns (median skips traces)
-    estimates = [_grid_from_profile(np.median(grey, axis=axis)) for axis in (0, 1)]
-    found = [e for e in estimates if e.px_per_mm is not None]
+    along_x, along_y = (_grid_from_profile(np.median(grey, axis=axis)) for axis in (0, 1))
+    found = [e for e in (along_x, along_y) if e.px_per_mm is not None]
     if not found:
         return GridEstimate(None, 0.0, "none")
     full = [e for e in found if e.source == "grid"]
-    if len(full) == 2 and abs(full[0].px_per_mm / full[1].px_per_mm - 1) < 0.05:
-        return GridEstimate(float(np.mean([e.px_per_mm for e in full])), max(e.confidence for e in full), "grid")
-    return max(full or found, key=lambda e: e.confidence)
+    if len(full) == 2 and abs(full[0].px_per_mm / full[1].px_per_mm - 1) < 0.12:
+        best = GridEstimate(float(np.mean([e.px_per_mm for e in full])), max(e.confidence for e in full), "grid")
+    else:
+        best = max(full or found, key=lambda e: e.confidence)
+    return GridEstimate(best.px_per_mm, best.confidence, best.source, along_x.px_per_mm, along_y.px_per_mm)
 
 
 def _clear_broken_lines(binary: np.ndarray, strips: int = 8) -> None:

@@ -40,7 +40,8 @@ def find_rows(mask: np.ndarray, px_per_mm: float, *, min_continuity: float = 0.7
     peaks, _ = find_peaks(profile, height=0.2 * profile.max(), distance=max(5, int(8 * px_per_mm)), prominence=0.1 * profile.max())
     half = max(2, int(6 * px_per_mm))
     kept = []
-    for y in peaks:
+    edge = max(3, int(2 * px_per_mm))  # a page or scan border is a long line, never a trace row
+    for y in peaks[(peaks > edge) & (peaks < mask.shape[0] - edge)]:
         continuity, x0, x1 = _continuity(mask, int(y), half)
         if continuity >= min_continuity and x1 - x0 >= 20 * px_per_mm:
             kept.append((int(y), x0, x1))

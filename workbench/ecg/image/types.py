@@ -30,6 +30,7 @@ class Calibration:
     speed_source: str = "assumed (standard 25 mm/s)"
     gain_source: str = "assumed (standard 10 mm/mV)"
     rotation_deg: float = 0.0
+    px_per_mm_y: float | None = None  # vertical scale when it differs from the horizontal (photos)
 
     @property
     def px_per_s(self) -> float:
@@ -37,10 +38,10 @@ class Calibration:
 
     @property
     def px_per_mv(self) -> float:
-        return self.px_per_mm * self.gain_mm_mv
+        return (self.px_per_mm_y or self.px_per_mm) * self.gain_mm_mv
 
     def to_dict(self) -> dict[str, Any]:
-        return {"px_per_mm": round(self.px_per_mm, 3), "speed_mm_s": self.speed_mm_s, "gain_mm_mv": self.gain_mm_mv,
+        return {"px_per_mm": round(self.px_per_mm, 3), "px_per_mm_y": None if self.px_per_mm_y is None else round(self.px_per_mm_y, 3), "speed_mm_s": self.speed_mm_s, "gain_mm_mv": self.gain_mm_mv,
                 "speed_source": self.speed_source, "gain_source": self.gain_source, "rotation_deg": round(self.rotation_deg, 2)}
 
 
