@@ -53,14 +53,52 @@ def ecg() -> None:
 @click.option("--age", type=click.FloatRange(0, 130), help="Patient age in years (overrides the file).")
 @click.option("--sex", type=click.Choice(["F", "M"], case_sensitive=False), help="Patient sex (overrides the file).")
 @click.option("--fs", type=click.FloatRange(min=1.0), help="Sampling rate in Hz, for files that do not state it (CSV, NPY).")
-def analyze_cmd(path: Path, as_json: bool, age: float | None, sex: str | None, fs: float | None) -> None:
-    """Measure the ECG in PATH and state the findings with their evidence."""
-    from .ecg import analyze, read_ecg
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True, help="Page of a PDF or multi-page image.")
+def analyze_cmd(path: Path, as_json: bool, age: float | None, sex: str | None, fs: float | None, page: int) -> None:
+    """Measure the ECG in PATH (signal file, image or PDF) and state the findings with their evidence."""
+    from .ecg.inputs import analyze_file
     from .ecg.summary import format_summary
 
-    record = read_ecg(path, fs=fs)
-    result = analyze(record, age=age, sex=sex.upper() if sex else None)
+    result = analyze_file(path, age=age, sex=sex.upper() if sex else None, fs=fs, page=page - 1)
     click.echo(result.to_json() if as_json else format_summary(result))
+
+
+@ecg.command("digitize")
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output: FILE.csv or FILE.hea / FILE (WFDB), chosen by the extension.")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+def digitize_cmd(image: Path, out: Path, page: int) -> None:
+    """Recover the 12-lead signal from an ECG picture or PDF page and write it as CSV or WFDB."""
+    from .ecg.image import digitize_file
+    from .ecg.readers import write_csv, write_wfdb
+
+    result = digitize_file(image, page=page - 1)
+    record = result.record.resample(500)
+    written = write_csv(record, out) if out.suffix.lower() in (".csv", ".txt") else write_wfdb(record, out.with_suffix(""))
+    click.echo(f"{written}  ({result.layout.name}, {len(record.leads)} leads, {result.calibration.px_per_mm:.2f} px/mm)")
+    for note in result.warnings:
+        click.echo(f"  note: {note}")
+
+
+@ecg.command("render")
+@click.argument("record_path", metavar="RECORD", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--layout", default="3x4+1", show_default=True, type=click.Choice(["3x4", "3x4+1", "3x4+3", "6x2", "12x1"]))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.png (or .jpg, .pdf)")
+@click.option("--augment", multiple=True, help="rotation, perspective, blur, noise, jpeg, crease, lighting, handwriting, photo")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--dpi", default=200, show_default=True, type=click.IntRange(50, 600))
+@click.option("--fs", type=click.FloatRange(min=1.0), help="Sampling rate for files that do not state it.")
+def render_cmd(record_path: Path, layout: str, out: Path, augment: tuple[str, ...], seed: int, dpi: int, fs: float | None) -> None:
+    """Draw an ECG record as a realistic paper printout (to test the digitizer with a known truth)."""
+    from PIL import Image
+
+    from .ecg.image.render import render_ecg
+    from .ecg.readers import read_ecg
+
+    rendered = render_ecg(read_ecg(record_path, fs=fs), layout=layout, dpi=dpi, seed=seed, augment=list(augment))
+    Image.fromarray(rendered.image).save(out, resolution=dpi) if out.suffix.lower() == ".pdf" else Image.fromarray(rendered.image).save(out, dpi=(dpi, dpi))
+    click.echo(f"{out}  ({rendered.layout.name}, {rendered.image.shape[1]}x{rendered.image.shape[0]} px at {dpi} dpi)")
 
 
 @ecg.command("example")

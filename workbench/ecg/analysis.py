@@ -42,6 +42,7 @@ class ECGAnalysis:
     episodes: list[Episode] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     segment: Segment | None = field(default=None, repr=False)
+    image: dict[str, Any] | None = None  # how a picture was digitized (layout, calibration, confidence, device text)
 
     def finding(self, rule: str) -> Finding | None:
         return next((f for f in self.findings if f.rule == rule), None)
@@ -64,6 +65,8 @@ class ECGAnalysis:
         }
         if self.episodes is not None:
             out["episodes"] = [e.to_dict() for e in self.episodes]
+        if self.image is not None:
+            out["image"] = self.image
         return _plain(out)
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import neurokit2 as nk
 import numpy as np
 
+from .nan import missing_ok
 from .filters import detection_filter
 
 _PAD_S = 1.0
@@ -121,7 +122,7 @@ def classify_beats(
     segs, ok = _segments(signals, peaks, half, half)
     corr = np.full(n, np.nan)
     if segs.shape[0] >= 1:
-        with np.errstate(all="ignore"):  # leads without samples at a beat are NaN there: they do not count
+        with missing_ok():  # leads without samples at a beat are NaN there: they do not count
             template = np.nanmedian(segs, axis=0)
             centred_t = np.nan_to_num(template - np.nanmean(template, axis=0))
             centred_s = np.nan_to_num(segs - np.nanmean(segs, axis=1, keepdims=True))
@@ -170,7 +171,7 @@ def median_beat(signals: np.ndarray, fs: float, beats: BeatTable, *, before_s: f
     # per lead, per sample: the median over the beats that recorded it (every beat on a signal file; the
     # 2-4 beats of a 3x4 paper ECG's 2.5 s strip, which may each cover only part of the window). A lead
     # whose QRS is covered by fewer than two beats gets no median beat (NaN).
-    with np.errstate(all="ignore"):
+    with missing_ok():
         waves = np.nanmedian(chosen, axis=0)
         noise = 1.4826 * np.nanmedian(np.abs(chosen - waves[None]), axis=(0, 1))
     qrs_beats = np.isfinite(chosen[:, before]).sum(axis=0)

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from .nan import missing_ok
+from .nan import missing_ok
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
 
@@ -96,7 +99,7 @@ def _isoelectric(fid: Fiducials, all_waves: np.ndarray, fs: float, rules: dict) 
     """
     width = max(2, int(rules["baseline_ms"] * fs / 1000))
     start = max(0, fid.qrs_on - width)
-    with np.errstate(all="ignore"):  # a lead not recorded there (paper strip) gets NaN: no reference
+    with missing_ok():  # a lead not recorded there (paper strip) gets NaN: no reference
         return np.nanmean(all_waves[start: fid.qrs_on + 1], axis=0)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .nan import missing_ok
+from .nan import missing_ok
 from scipy import signal as sps
 
 from .beats import BeatTable, MedianBeat, classify_beats, median_beat
@@ -37,7 +40,7 @@ def _p_consistency(mb: MedianBeat, fid: Fiducials, usable: np.ndarray) -> float:
     if not usable.any():
         return 0.0
     template = mb.waves[lo:hi, usable] - mb.waves[lo:hi, usable].mean(axis=0)
-    with np.errstate(all="ignore"):
+    with missing_ok():
         beats = np.nan_to_num(mb.beats[:, lo:hi, usable] - np.nanmean(mb.beats[:, lo:hi, usable], axis=1, keepdims=True))
     num = np.einsum("bij,ij->b", beats, template)
     den = np.linalg.norm(beats.reshape(beats.shape[0], -1), axis=1) * np.linalg.norm(template) + 1e-12

@@ -42,6 +42,8 @@ def format_summary(analysis: ECGAnalysis) -> str:
         f"Quality: {q['overall']}; usable leads {len(q['usable_leads'])}/{len(rec['leads'])}",
     ]
     lines += [f"  ! {w}" for w in q["warnings"]]
+    if d.get("image"):
+        lines += _image_lines(d["image"])
     lines += ["", "Measurements (median beat):"]
     lines += [f"  {label:<16}{_fmt(d['measurements'][key])}" for key, label in _GLOBAL if key in d["measurements"]]
     lines += ["", "Findings:"]
@@ -65,3 +67,24 @@ def format_summary(analysis: ECGAnalysis) -> str:
     if analysis.not_assessed:
         lines += ["", "Not assessed: " + "; ".join(f"{k.replace('_', ' ')} ({v})" for k, v in analysis.not_assessed.items())]
     return "\n".join(lines)
+
+
+def _image_lines(image: dict) -> list[str]:
+    """How a picture was read: layout, scale, per-lead confidence, and the device's own printed values."""
+    cal = image["calibration"]
+    confidence = ", ".join(f"{lead} {value:.2f}" for lead, value in image["lead_confidence"].items())
+    lines = ["", f"Digitized from an image: layout {image['layout']['name']}, {cal['px_per_mm']:.2f} px/mm, "
+                 f"{cal['speed_mm_s']:.0f} mm/s ({cal['speed_source']}), {cal['gain_mm_mv']:.0f} mm/mV ({cal['gain_source']})",
+             f"  lead confidence: {confidence}"]
+    lines += [f"  note: {note}" for note in image.get("warnings", [])[1:]]
+    rows = image.get("device_comparison") or []
+    if rows:
+        lines += ["  Printed by the recording device vs measured here:"]
+        for row in rows:
+            verdict = "agrees" if row["agrees"] else "n/a" if row["agrees"] is None else "DISAGREES"
+            measured = "n/a" if row["workbench"] is None else f"{row['workbench']:.0f}"
+            lines.append(f"    {row['label']:<16}{row['device']:>7.0f} vs {measured:>5} {row['unit']:<4} {verdict}")
+    statements = (image.get("device_printed") or {}).get("statements") or []
+    if statements:
+        lines.append("  Device statements: " + "; ".join(statements))
+    return lines

@@ -1,1 +1,72 @@
-"""ECG images: from a photo, scan or PDF page to a calibrated 12-lead record, and a renderer to prove it."""
+"""ECG images: from a photo, scan or PDF page to a calibrated 12-lead record, and a renderer to prove it.
+
+    >>> from workbench.ecg.image import digitize_file
+    >>> result = digitize_file("scan.jpg")      # quality gate, digitizer, device header
+    >>> result.record                            # ECGRecord, source "image", 500 Hz
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import ImageQualityError, InputError
+from .digitize import DigitizedECG, digitize
+from .loading import detect_image_format, load_pages
+from .quality import assess_quality
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DigitizedECG", "digitize", "digitize_file", "is_image_file"]
+
+
+def is_image_file(path: str | Path) -> bool:
+    """True when the file's content is a picture or a PDF (the digitizer's inputs)."""
+    try:
+        detect_image_format(path)
+    except (InputError, OSError):
+        return False
+    return True
+
+
+def digitize_file(path: str | Path, *, page: int = 0, layout: str | None = None, read_text: bool = True) -> DigitizedECG:
+    """Load one page, refuse it in plain words when it is unusable, digitize it and read the device header."""
+    pages = load_pages(path, max_pages=page + 1)
+    if page >= len(pages):
+        raise InputError(f"{Path(path).name} has {len(pages)} page(s); page {page + 1} does not exist.")
+    picture = pages[page]
+    quality = assess_quality(picture.image)
+    if not quality.usable:
+        raise ImageQualityError(f"{Path(path).name}: {quality.verdict}.", hint=" ".join(quality.problems) or None)
+    printed = None
+    if read_text:
+        from .device_text import read_device_text  # OCR engine loads on first use only
+
+        printed = read_device_text(picture.image)
+    settings = {"speed_mm_s": printed.speed_mm_s if printed else None, "gain_mm_mv": printed.gain_mm_mv if printed else None}
+    result = digitize(picture.image, layout_name=layout, **settings)
+    if layout is None and read_text and result.layout.name == "6x2":
+        # six rows are either 6x2 or 3x4 with three rhythm strips: the printed lead names decide
+        from .device_text import read_device_text
+
+        labels = read_device_text(picture.image, find_lead_labels=True).lead_labels
+        if _six_rows_are_3x4_plus_3(labels, picture.image.shape[1]):
+            result = digitize(picture.image, layout_name="3x4+3", **settings)
+    result.record.path = str(path)
+    result.extras.update({"quality": quality.to_dict(), "page": page + 1, "page_count": picture.page_count,
+                          "image_size": list(picture.size), "notes": list(picture.notes)})
+    if printed is not None and printed.found:
+        result.extras["device_printed"] = printed.to_dict()
+        result.device_printed = printed
+    result.record.metadata["digitization"] = result.to_dict()
+    return result
+
+
+
+
+def _six_rows_are_3x4_plus_3(labels: list, width: int) -> bool:
+    """aVR/aVL/aVF printed in the second quarter of the page means a 3x4 grid (+3 rhythm strips);
+    in 6x2 they head the left column."""
+    xs = [0.5 * (box[0] + box[2]) / width for name, box in labels if name in ("aVR", "aVL", "aVF")]
+    return bool(xs) and float(np.median(xs)) > 0.2

@@ -37,13 +37,15 @@ class DigitizedECG:
     pixel_map: dict[str, np.ndarray]  # lead -> (n_samples, 2) x, y in the original image (NaN where not drawn)
     warnings: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    device_printed: Any = None  # DevicePrinted when the page carries the recording device's own measurements
 
     def to_dict(self) -> dict[str, Any]:
         return {"layout": self.layout.to_dict(), "calibration": self.calibration.to_dict(),
                 "lead_confidence": {k: round(v, 3) for k, v in self.confidence.items()}, "warnings": self.warnings, **self.extras}
 
 
-def digitize(image: np.ndarray, *, layout_name: str | None = None) -> DigitizedECG:
+def digitize(image: np.ndarray, *, layout_name: str | None = None, speed_mm_s: float | None = None,
+             gain_mm_mv: float | None = None) -> DigitizedECG:
     """Digitize an RGB page (H x W x 3 uint8) into a 500 Hz record with one column per standard lead."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ImageQualityError("Expected a colour (RGB) image.")
@@ -68,6 +70,7 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None) -> DigitizedE
             raise ImageQualityError("No ECG traces were found in this image.")
         pulses = [find_pulse(mask, r, calibration.px_per_mm) for r in rows]
         calibration, notes = _calibrate(grid, rows, pulses, layout_guess != "partial", angle)
+    calibration = _apply_printed(calibration, speed_mm_s, gain_mm_mv, notes)
     _anchor_time_axis(rows, calibration)
     layout = assign_layout(rows, layout_name)
     stroke = _stroke_width(mask)
@@ -80,6 +83,18 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None) -> DigitizedE
         warnings.append(f"{len(rows)} trace row(s) found: not a standard 12-lead layout; leads are named by row.")
     log.info("digitized: layout %s, %.2f px/mm, rotation %.1f deg", layout.name, calibration.px_per_mm, angle)
     return DigitizedECG(record, layout, calibration, confidence, pixel_map, warnings)
+
+
+def _apply_printed(cal: Calibration, speed: float | None, gain: float | None, notes: list[str]) -> Calibration:
+    """Paper settings printed on the page (read by OCR) win over what the image geometry suggested."""
+    if speed and abs(speed - cal.speed_mm_s) / speed > 0.02:
+        notes.append(f"Paper speed {speed:g} mm/s printed on the page is used.")
+        cal.speed_mm_s, cal.speed_source = speed, "printed on the page"
+    elif speed:
+        cal.speed_source = f"{speed:g} mm/s printed on the page"
+    if gain and not cal.gain_source.startswith("calibration pulse"):
+        cal.gain_mm_mv, cal.gain_source = gain, "printed on the page"
+    return cal
 
 
 def _provisional_scale(grid: GridEstimate, width_px: int) -> float:
