@@ -76,8 +76,10 @@ def add_beat_noise(quality: list[LeadQuality], mb: MedianBeat | None, rules: dic
 def limb_reversal(lead_values: dict[str, dict], p_found: bool) -> str | None:
     """LA/RA reversal makes lead I globally negative (P, QRS and T) and aVR upright (Batchvarov, Europace 2007)."""
     lead_i, avr = lead_values.get("I"), lead_values.get("aVR")
-    if not lead_i or not avr or "qrs_net" not in lead_i:
+    if not lead_i or not avr or lead_i.get("qrs_net") is None or avr.get("qrs_net") is None:
         return None
+    if lead_i["qrs_net"].value is None or avr["qrs_net"].value is None:
+        return None  # not measured (e.g. a lead printed too briefly on a paper ECG)
     neg_i = lead_i["qrs_net"].value < 0 and (lead_i["t_amplitude"].value or 0) < 0
     if p_found:
         neg_i = neg_i and (lead_i["p_amplitude"].value or 0) < 0

@@ -12,6 +12,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.signal import savgol_filter
 
 from ...errors import ImageQualityError
 from ..leads import STANDARD_LEADS
@@ -75,6 +76,7 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None, speed_mm_s: f
     layout = assign_layout(rows, layout_name)
     stroke = _stroke_width(mask)
     signals, pixel_map, confidence = _extract_panels(mask, layout, calibration, stroke, to_original)
+    _align_columns_to_rhythm_strip(signals, pixel_map, layout)
     leads = [lead for lead in STANDARD_LEADS if lead in signals] + [k for k in signals if k not in STANDARD_LEADS]
     record = ECGRecord(np.column_stack([signals[k] for k in leads]), FS, leads, source="image",
                        metadata={"coverage": {k: _coverage(signals[k]) for k in leads}, "digitized": True})
@@ -148,6 +150,59 @@ def _stroke_width(mask: np.ndarray) -> float:
     return float(np.clip(np.median(lengths) if lengths.size else 2.0, 1.0, 8.0))
 
 
+def _qrs_envelope(x: np.ndarray) -> np.ndarray:
+    """Where the QRS complexes are: smoothed absolute slope (NaN-free, zero where nothing was drawn)."""
+    slope = np.abs(np.diff(np.nan_to_num(x), prepend=0.0))
+    slope[~np.isfinite(x)] = 0.0
+    return np.convolve(slope, np.ones(10) / 10, mode="same")
+
+
+def _align_columns_to_rhythm_strip(signals: dict[str, np.ndarray], pixels: dict[str, np.ndarray], layout: Layout,
+                                   max_shift_s: float = 0.08) -> None:
+    """Shift each column of a 3x4 page in time so its QRS complexes coincide with the rhythm strip's.
+
+    The leads of one printed page are simultaneous, but a column's start is placed from pixel positions
+    that are uncertain by a few pixels (tens of ms at screen resolution); the rhythm strip under the grid
+    records the same beats, so the best cross-correlation of QRS slopes fixes each column's offset.
+    """
+    strip = next((p.lead for p in layout.panels if p.rhythm_strip), None)
+    if strip is None or strip not in signals:
+        return
+    reference = _qrs_envelope(signals[strip])
+    max_shift = int(max_shift_s * FS)
+    columns: dict[float, list[str]] = {}
+    for panel in layout.panels:
+        if not panel.rhythm_strip and panel.lead in signals and panel.duration_s < PAGE_SECONDS:
+            columns.setdefault(panel.t0_s, []).append(panel.lead)
+    for leads in columns.values():
+        envelope = sum(_qrs_envelope(signals[lead]) / (np.nanmax(np.abs(signals[lead])) + 1e-9) for lead in leads)
+        scores = [float(np.dot(np.roll(envelope, k), reference)) for k in range(-max_shift, max_shift + 1)]
+        shift = int(np.argmax(scores)) - max_shift
+        if shift == 0:
+            continue
+        for lead in leads:
+            signals[lead] = _shifted(signals[lead], shift)
+            pixels[lead] = np.column_stack([_shifted(pixels[lead][:, 0], shift), _shifted(pixels[lead][:, 1], shift)])
+
+
+def _shifted(x: np.ndarray, k: int) -> np.ndarray:
+    out = np.full_like(x, np.nan)
+    if k > 0:
+        out[k:] = x[:-k]
+    else:
+        out[:k] = x[-k:]
+    return out
+
+
+def _smooth_pixels(y: np.ndarray, samples_per_px: float) -> np.ndarray:
+    """Remove the pixel staircase (a trace drawn on a coarse grid of pixels steps by whole pixels) with a
+    Savitzky-Golay fit over about three pixel columns, which keeps the peaks a moving average would flatten."""
+    window = int(round(3 * samples_per_px)) | 1
+    if window < 5 or y.size <= window:
+        return y
+    return savgol_filter(y, window, 2)
+
+
 def _coverage(signal: np.ndarray) -> list[float]:
     finite = np.flatnonzero(np.isfinite(signal))
     return [round(finite[0] / FS, 3), round((finite[-1] + 1) / FS, 3)] if finite.size else [0.0, 0.0]
@@ -172,7 +227,7 @@ def _extract_panels(mask: np.ndarray, layout: Layout, cal: Calibration, stroke: 
         grid_t = np.arange(n) / FS
         inside = (grid_t >= panel.t0_s) & (grid_t < panel.t0_s + panel.duration_s) & (grid_t >= t[0]) & (grid_t <= t[-1])
         order = np.argsort(t, kind="stable")
-        y_abs = np.interp(grid_t[inside], t[order], ys[order]) + y0
+        y_abs = _smooth_pixels(np.interp(grid_t[inside], t[order], ys[order]), FS / cal.px_per_s) + y0
         x_abs = x0 + (grid_t[inside] - panel.t0_s) * cal.px_per_s
         baseline = float(np.median(y_abs))  # isoelectric level: where the trace spends most of its time
         mv = np.full(n, np.nan)

@@ -122,11 +122,32 @@ def _grid_from_profile(profile: np.ndarray) -> GridEstimate:
     return GridEstimate(period, float(ac[first]), "grid (minor lines only)")
 
 
+def _refine_far(profile: np.ndarray, px_per_mm: float) -> float:
+    """Sharpen a px/mm reading on a far autocorrelation peak: an error of e pixels at a lag of n millimetres
+    is e/n per mm, so the peak 50-100 mm away pins the scale to a fraction of a percent (timing on a 10 s
+    page depends on it)."""
+    long_lag = profile.size // 2
+    ac = _autocorrelation(profile, long_lag)
+    for mm in (100, 50, 25):
+        lag = mm * px_per_mm
+        if lag + 3 >= long_lag:
+            continue
+        lo, hi = int(lag * 0.98), int(np.ceil(lag * 1.02)) + 1
+        k = lo + int(np.argmax(ac[lo:hi]))
+        if ac[k] > 0.2:
+            return _refine(ac, k) / mm
+    return px_per_mm
+
+
 def grid_period(rgb: np.ndarray) -> GridEstimate:
     """Pixels per mm from the periodic grid, combining the row and the column profiles."""
     grey = 255.0 - cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     # grid lines, coloured or grey, are what differs from the paper along whole rows/columns (median skips traces)
-    along_x, along_y = (_grid_from_profile(np.median(grey, axis=axis)) for axis in (0, 1))
+    profiles = [np.median(grey, axis=axis) for axis in (0, 1)]
+    along_x, along_y = (_grid_from_profile(profile) for profile in profiles)
+    for estimate, profile in zip((along_x, along_y), profiles):
+        if estimate.px_per_mm is not None and estimate.source == "grid":
+            estimate.px_per_mm = _refine_far(profile, estimate.px_per_mm)
     found = [e for e in (along_x, along_y) if e.px_per_mm is not None]
     if not found:
         return GridEstimate(None, 0.0, "none")
@@ -157,7 +178,14 @@ def _clear_broken_lines(binary: np.ndarray, strips: int = 8) -> None:
 def trace_mask(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
     """Boolean mask of trace pixels: ink minus long straight grid lines minus specks (grid dots, noise)."""
     level = max(0.12, 0.45 * float(np.percentile(ink, 99.5)))
-    binary = (ink > level).astype(np.uint8)
+    # hysteresis: faint anti-aliased pixels (thin QRS tips at low resolution) count when they touch
+    # clearly inked ones, so peaks keep their height
+    strong = ink > level
+    _, labels = cv2.connectedComponents((ink > 0.5 * level).astype(np.uint8), connectivity=8)
+    keep = np.zeros(labels.max() + 1, dtype=bool)
+    keep[np.unique(labels[strong])] = True
+    keep[0] = False
+    binary = keep[labels].astype(np.uint8)
     h, w = binary.shape
     horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, w // 8), 1)))
     vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(15, h // 3))))

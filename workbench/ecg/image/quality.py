@@ -66,8 +66,10 @@ def assess_quality(image: np.ndarray) -> ImageQuality:
                             [f"The picture has only {width} x {height} pixels; scan or photograph the ECG at "
                              f"a higher resolution (at least {MIN_LONG_SIDE} pixels across, better 1500 or more)."])
     scale = min(1.0, WORK_SIZE / max(width, height))
-    colour_ink = _ink(_darkness(255 - rgb.min(axis=2), scale))  # any ink, coloured grid included
-    ink = _ink(_darkness(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), scale, invert=True))  # grey level: traces
+    red, green, blue = cv2.split(rgb)
+    colour_ink = _ink(_darkness(255 - cv2.min(cv2.min(red, green), blue), scale))  # any ink, coloured grids too
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    ink = _ink(_darkness(grey, scale, invert=True))  # grey level: what traces are drawn with
     metrics.update(work_scale=scale, contrast=float(np.percentile(ink, 99.9)),
                    any_ink=float(np.percentile(colour_ink, 99.9)))
     contrast = metrics["contrast"]
@@ -83,7 +85,9 @@ def assess_quality(image: np.ndarray) -> ImageQuality:
     if edge_width > MAX_EDGE_WIDTH:
         return ImageQuality(False, VERDICT_BLUR, metrics, [blur_advice])
     grid, period = _grid_score(colour_ink)
-    cover, segments, ink_fraction = _trace_cover(ink, contrast)
+    pen = _ink(_darkness(grey, scale, invert=True, keep_lines=True)) if scale < 1 else ink
+    cover, segments = _trace_cover(pen, float(np.percentile(pen, 99.9)))
+    ink_fraction = float(np.mean(ink > max(TRACE_LEVEL * contrast, 0.08)))
     metrics.update(grid_score=grid, grid_period_px=period / scale if period else 0.0, trace_cover=cover,
                    trace_segments=float(segments), ink_fraction=ink_fraction)
     traces = cover >= TRACE_MIN and ink_fraction <= MAX_INK
@@ -121,7 +125,7 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _darkness(channel: np.ndarray, scale: float, invert: bool = False) -> np.ndarray:
+def _darkness(channel: np.ndarray, scale: float, invert: bool = False, keep_lines: bool = False) -> np.ndarray:
     """One channel shrunk to the working size, as darkness 0 (white) .. 1 (black).
 
     Shrinking comes after the per-pixel colour reduction: min() of already averaged pixels would add a moire.
@@ -130,6 +134,9 @@ def _darkness(channel: np.ndarray, scale: float, invert: bool = False) -> np.nda
         channel = 255 - channel
     if scale < 1:
         height, width = channel.shape
+        if keep_lines:  # spread dark pixels over the block that shrinks into one, so 1-px lines stay dark
+            size = int(np.ceil(1 / scale))
+            channel = cv2.dilate(channel, np.ones((size, size), np.uint8))
         channel = cv2.resize(channel, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     return channel.astype(np.float32) / 255.0
 
@@ -194,8 +201,8 @@ def _periodicity(profile: np.ndarray, max_lag: int) -> tuple[float, int]:
     return max(0.0, float(corr[best])), int(best)
 
 
-def _trace_cover(ink: np.ndarray, contrast: float) -> tuple[float, int, float]:
-    """Total width (in image widths) of trace-like curves, their number, and the fraction of dark pixels.
+def _trace_cover(ink: np.ndarray, contrast: float) -> tuple[float, int]:
+    """Total width (in image widths) of trace-like curves, and their number.
 
     A trace is a long thin dark curve drawn as a function of time: it spans > 6 % of the width with few
     gaps and has regular tall narrow excursions (QRS complexes: at least 3, and at least ~6 per image
@@ -205,7 +212,6 @@ def _trace_cover(ink: np.ndarray, contrast: float) -> tuple[float, int, float]:
     """
     h, w = ink.shape
     mask = (ink > max(TRACE_LEVEL * contrast, 0.08)).astype(np.uint8)
-    ink_fraction = float(mask.mean())
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     lines = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, max(15, w // 5)), np.uint8))
     lines |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((max(15, h // 5), 1), np.uint8))
@@ -224,7 +230,7 @@ def _trace_cover(ink: np.ndarray, contrast: float) -> tuple[float, int, float]:
         if _is_trace((labels[y:y + ch, x:x + cw] == label), h, w):
             covered += cw
             segments += 1
-    return covered / w, segments, ink_fraction
+    return covered / w, segments
 
 
 def _is_trace(component: np.ndarray, h: int, w: int) -> bool:
@@ -235,7 +241,7 @@ def _is_trace(component: np.ndarray, h: int, w: int) -> bool:
         return False
     runs = np.count_nonzero(np.diff(component.astype(np.int8), axis=0) == 1, axis=0) + component[0]
     thickness = float(np.median(count[filled] / runs[filled]))  # several rows of leads may share a piece
-    if thickness > min(MAX_THICK_PX, max(4.0, MAX_THICK * h)):  # pen lines are 1-8 px here; photo edges and blobs wider
+    if thickness > min(MAX_THICK_PX, max(5.0, MAX_THICK * h)):  # pen lines are 1-8 px here; photo edges and blobs wider
         return False
     tall = count - runs * thickness >= max(3 * thickness, 0.03 * h)
     spikes = int(np.count_nonzero(np.diff(tall.astype(np.int8)) == 1) + tall[0])
