@@ -135,7 +135,8 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
     main = max(segments, key=_segment_quality)
     add_beat_noise(lead_q, main.median, quality_rules)
     # per-lead criteria are defined for the standard and right/posterior chest leads, not Frank X/Y/Z
-    usable = {q.lead for q in lead_q if q.usable and not any(p.startswith("noisy") for p in q.problems) and _criteria_lead(q.lead)}
+    clean = {q.lead for q in lead_q if q.usable and not any(p.startswith("noisy") for p in q.problems)}
+    usable = {lead for lead in clean if _criteria_lead(lead)}
     findings, scores, not_assessed = evaluate_rules(_context(main, usable, age, sex))
 
     episodes = None
@@ -151,7 +152,7 @@ def analyze(record: ECGRecord, *, age: float | None = None, sex: str | None = No
         warnings.append(reversal)
     quality = {
         "leads": {q.lead: q.to_dict() for q in lead_q},
-        "usable_leads": [lead for lead in leads if lead in usable],
+        "usable_leads": [lead for lead in leads if lead in clean],
         "overall": "good" if not warnings and len(usable) >= min(12, len(leads)) else "acceptable" if main.median is not None else "poor",
         "warnings": warnings,
     }

@@ -46,13 +46,16 @@ def digitize_file(path: str | Path, *, page: int = 0, layout: str | None = None,
         printed = read_device_text(picture.image)
     settings = {"speed_mm_s": printed.speed_mm_s if printed else None, "gain_mm_mv": printed.gain_mm_mv if printed else None}
     result = digitize(picture.image, layout_name=layout, **settings)
-    if layout is None and read_text and result.layout.name == "6x2":
-        # six rows are either 6x2 or 3x4 with three rhythm strips: the printed lead names decide
+    if layout is None and read_text and result.layout.name in ("6x2", "partial"):
+        # six rows are either 6x2 or 3x4 with three rhythm strips, and strips are named by their printed
+        # labels: read the lead names on the page
         from .device_text import read_device_text
 
         labels = read_device_text(picture.image, find_lead_labels=True).lead_labels
-        if _six_rows_are_3x4_plus_3(labels, picture.image.shape[1]):
+        if result.layout.name == "6x2" and _six_rows_are_3x4_plus_3(labels, picture.image.shape[1]):
             result = digitize(picture.image, layout_name="3x4+3", **settings)
+        elif result.layout.name == "partial":
+            _name_rows_from_labels(result, labels)
     result.record.path = str(path)
     result.extras.update({"quality": quality.to_dict(), "page": page + 1, "page_count": picture.page_count,
                           "image_size": list(picture.size), "notes": list(picture.notes)})
@@ -70,3 +73,23 @@ def _six_rows_are_3x4_plus_3(labels: list, width: int) -> bool:
     in 6x2 they head the left column."""
     xs = [0.5 * (box[0] + box[2]) / width for name, box in labels if name in ("aVR", "aVL", "aVF")]
     return bool(xs) and float(np.median(xs)) > 0.2
+
+
+def _name_rows_from_labels(result: DigitizedECG, labels: list) -> None:
+    """A strip of one or a few leads takes the lead name printed at the start of its row, when one is."""
+    renames: dict[str, str] = {}
+    for panel in result.layout.panels:
+        x0, y0, x1, y1 = panel.box
+        inside = [name for name, box in labels
+                  if y0 <= 0.5 * (box[1] + box[3]) <= y1 and 0.5 * (box[0] + box[2]) <= x0 + 0.25 * (x1 - x0)]
+        if len(inside) == 1 and inside[0] not in renames.values():
+            renames[panel.lead] = inside[0]
+    if not renames:
+        return
+    for panel in result.layout.panels:
+        panel.lead = renames.get(panel.lead, panel.lead)
+    result.record.leads = [renames.get(lead, lead) for lead in result.record.leads]
+    for table in (result.confidence, result.pixel_map, result.record.metadata.get("coverage", {})):
+        for old, new in renames.items():
+            if old in table:
+                table[new] = table.pop(old)
