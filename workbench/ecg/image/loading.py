@@ -18,12 +18,16 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence
 
 from ...config import get_settings
 from ...errors import CorruptFileError, FileTooLargeError, InputError, UnsupportedFormatError, WorkbenchError
+
+if TYPE_CHECKING:
+    import pypdfium2
 
 __all__ = ["MAX_PIXELS", "WORKING_PIXELS", "Page", "detect_image_format", "load_image", "load_pages"]
 
@@ -52,8 +56,8 @@ class Page:
     mode: str = "RGB"  # the file's own colour mode ("P", "RGBA", "I;16", "CMYK"...; "PDF" for rendered pages)
     format: str = ""  # detected file type: png, jpeg, bmp, tiff, webp, gif, pdf
     page_count: int = 1  # pages / frames in the file (may exceed the number loaded)
-    scale: float = 1.0  # < 1 when a huge image was shrunk to the working size
-    original_size: tuple[int, int] = (0, 0)  # (width, height) before shrinking
+    scale: float = 1.0  # < 1 when a huge image (or PDF page) was shrunk to the working size
+    original_size: tuple[int, int] = (0, 0)  # (width, height) upright, before shrinking (PDF: at the asked dpi)
     notes: list[str] = field(default_factory=list)  # plain-words remarks (shrunk, pages skipped...)
 
     @property
@@ -122,8 +126,9 @@ def _check_file(path: str | Path) -> Path:
     size = file.stat().st_size
     limit = get_settings().max_file_mb
     if size > limit * 1024**2:
-        raise FileTooLargeError(f"{file.name} is {size / 1024**2:.0f} MB; the workbench accepts files up to {limit} MB.",
-                                hint="Save the picture at a lower resolution, or raise max_file_mb in the settings.")
+        raise FileTooLargeError(
+            f"{file.name} is {size / 1024**2:.1f} MB; the workbench accepts files up to {limit} MB.",
+            hint="Save the picture at a lower resolution, or raise max_file_mb in the settings.")
     if size == 0:
         raise CorruptFileError(f"{file.name} is empty (0 bytes): there is no picture in it.")
     return file
@@ -207,20 +212,30 @@ def _decode_frame(file: Path, kind: str, frame: Image.Image, index: int, total: 
         raise CorruptFileError(f"{file.name} is damaged or incomplete (it ends before the picture does); "
                                "copy or download it again.") from exc
     dpi = _file_dpi(frame)
-    image = _to_rgb(ImageOps.exif_transpose(frame))
+    image = _to_rgb(_upright(frame))
     notes: list[str] = []
     if image.width * image.height > WORKING_PIXELS:
         factor = _working_scale(image.width, image.height)
-        image = image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))),
+        image = image.resize((max(1, int(image.width * factor)), max(1, int(image.height * factor))),
                              Image.Resampling.LANCZOS)
     if _swapped(frame, image):
         width, height = height, width
     shrink = image.width / width
     if shrink < 0.999:
-        notes.append(f"Shrunk from {width} x {height} to {image.width} x {image.height} pixels to fit the working size.")
+        notes.append(f"Shrunk from {width} x {height} to {image.width} x {image.height} pixels "
+                     "to fit the working size.")
         dpi = dpi * shrink if dpi else None
     return Page(image=_as_array(image), source=file, index=index, dpi=dpi, mode=mode, format=kind,
                 page_count=total, scale=shrink, original_size=(width, height), notes=notes)
+
+
+def _upright(frame: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation tag (phones store the sensor's pixels plus "turn me"); bad EXIF is ignored."""
+    try:
+        return ImageOps.exif_transpose(frame)
+    except Exception:  # a damaged EXIF block must not cost the picture itself
+        log.info("ignoring unreadable EXIF orientation", exc_info=True)
+        return frame
 
 
 def _swapped(frame: Image.Image, image: Image.Image) -> bool:
@@ -273,7 +288,7 @@ def _as_array(image: Image.Image) -> np.ndarray:
 def _note_skipped(pages: list[Page], total: int, max_pages: int, what: str) -> None:
     if total > max_pages and pages:
         note = f"Only the first {max_pages} of {total} {what} were loaded; the rest were skipped."
-        log.warning("%s: %s", pages[0].source.name, note)
+        log.info("%s: %s", pages[0].source.name, note)
         for page in pages:
             page.notes.append(note)
 
@@ -300,10 +315,10 @@ def _load_pdf(file: Path, max_pages: int, dpi: int) -> list[Page]:
     return pages
 
 
-def _render_pdf_page(file: Path, document: object, index: int, total: int, dpi: int) -> Page:
+def _render_pdf_page(file: Path, document: pypdfium2.PdfDocument, index: int, total: int, dpi: int) -> Page:
     import pypdfium2 as pdfium
 
-    page = document[index]  # type: ignore[index]
+    page = document[index]
     try:
         width_pt, height_pt = page.get_size()
         if not (width_pt > 0 and height_pt > 0):
@@ -320,4 +335,5 @@ def _render_pdf_page(file: Path, document: object, index: int, total: int, dpi: 
         page.close()
     image = _to_rgb(image)
     return Page(image=_as_array(image), source=file, index=index, dpi=round(render_dpi, 2), mode="PDF", format="pdf",
-                page_count=total, original_size=(round(width_pt * dpi / 72), round(height_pt * dpi / 72)), notes=notes)
+                page_count=total, scale=render_dpi / dpi, notes=notes,
+                original_size=(round(width_pt * dpi / 72), round(height_pt * dpi / 72)))
