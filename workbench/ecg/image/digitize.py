@@ -75,7 +75,8 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None, speed_mm_s: f
     _anchor_time_axis(rows, calibration)
     layout = assign_layout(rows, layout_name)
     stroke = _stroke_width(mask)
-    signals, pixel_map, confidence = _extract_panels(mask, layout, calibration, stroke, to_original)
+    follow_mask = trace_mask(ink, calibration.px_per_mm, faint_tips=True)
+    signals, pixel_map, confidence = _extract_panels(follow_mask, layout, calibration, stroke, to_original)
     _align_columns_to_rhythm_strip(signals, pixel_map, layout)
     leads = [lead for lead in STANDARD_LEADS if lead in signals] + [k for k in signals if k not in STANDARD_LEADS]
     record = ECGRecord(np.column_stack([signals[k] for k in leads]), FS, leads, source="image",

@@ -14,14 +14,19 @@ _GAP_COST = 6.0  # per column without ink, in pixels of jump
 _BASELINE_WEIGHT = 0.02  # cost per pixel of distance from the row's baseline
 
 
-def _runs(column: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.flatnonzero(np.diff(np.r_[0, column.astype(np.int8), 0]))
-    return list(zip(edges[::2], edges[1::2] - 1))  # inclusive (top, bottom)
+_MAX_CANDIDATES = 6  # ink runs per column kept (nearest the baseline); more is grid debris or text
 
 
-def _gap(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """Vertical distance between two runs (0 when they touch or overlap)."""
-    return float(max(0, b[0] - a[1] - 1, a[0] - b[1] - 1))
+def _column_runs(mask: np.ndarray) -> list[np.ndarray]:
+    """Per column, the ink runs as an (n, 2) array of inclusive (top, bottom) rows, found for all columns at once."""
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1]), dtype=np.int8)
+    padded[1:-1] = mask
+    edges = np.diff(padded, axis=0)
+    start_rows, start_cols = np.nonzero(edges.T == 1)  # sorted by column, then row
+    stop_rows = np.nonzero(edges.T == -1)[1] - 1
+    bounds = np.searchsorted(start_rows, np.arange(mask.shape[1] + 1))
+    runs = np.column_stack([start_cols, stop_rows])
+    return [runs[bounds[x]: bounds[x + 1]] for x in range(mask.shape[1])]
 
 
 def follow_trace(mask: np.ndarray, baseline: float, *, max_jump_px: float, stroke_px: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
@@ -31,40 +36,37 @@ def follow_trace(mask: np.ndarray, baseline: float, *, max_jump_px: float, strok
     state give no points (the caller interpolates over short gaps).
     """
     n_cols = mask.shape[1]
-    candidates = [_runs(mask[:, x]) for x in range(n_cols)]
     big = 1e12
-    # state 0 = gap, states 1.. = runs of that column
-    cost = [np.zeros(1)]
-    back: list[np.ndarray] = [np.zeros(1, dtype=int)]
-    last_run: list[list[tuple[int, int] | None]] = [[None]]
-    for x in range(n_cols):
-        runs = candidates[x]
-        prev_cost, prev_runs = cost[-1], last_run[-1]
-        new_cost = np.full(len(runs) + 1, big)
-        new_back = np.zeros(len(runs) + 1, dtype=int)
-        new_runs: list[tuple[int, int] | None] = [None] * (len(runs) + 1)
-        # gap: keep the previous run in memory
-        k = int(np.argmin(prev_cost))
-        new_cost[0], new_back[0], new_runs[0] = prev_cost[k] + _GAP_COST, k, prev_runs[k]
-        for i, run in enumerate(runs, start=1):
-            centre = 0.5 * (run[0] + run[1])
-            prior = _BASELINE_WEIGHT * abs(centre - baseline)
-            for j, prev in enumerate(prev_runs):
-                jump = 0.0 if prev is None else _gap(prev, run)
-                if jump > max_jump_px:
-                    continue
-                c = prev_cost[j] + jump + prior
-                if c < new_cost[i]:
-                    new_cost[i], new_back[i] = c, j
-            new_runs[i] = run
-        cost.append(new_cost)
-        back.append(new_back)
-        last_run.append(new_runs)
-    # backtrack
-    state = int(np.argmin(cost[-1]))
+    # state 0 = gap (remembering the last run); states 1.. = this column's runs
+    cost = np.zeros(1)
+    memory = np.full((1, 2), np.nan)  # the run each state stands on (gap: the last one seen)
+    back: list[np.ndarray] = []
+    runs_per_col: list[np.ndarray] = []
+    for runs in _column_runs(mask):
+        if len(runs) > _MAX_CANDIDATES:
+            centres = runs.mean(axis=1)
+            runs = runs[np.sort(np.argsort(np.abs(centres - baseline))[:_MAX_CANDIDATES])]
+        runs_per_col.append(runs)
+        k = int(np.argmin(cost))
+        gap_cost, gap_memory = cost[k] + _GAP_COST, memory[k]
+        if len(runs):
+            top, bottom = runs[:, 0][:, None].astype(float), runs[:, 1][:, None].astype(float)
+            prev_top, prev_bottom = memory[:, 0][None, :], memory[:, 1][None, :]
+            jump = np.maximum(0.0, np.maximum(prev_top - bottom - 1, top - prev_bottom - 1))
+            jump = np.where(np.isnan(jump), 0.0, jump)  # nothing seen yet: free start
+            total = cost[None, :] + jump + _BASELINE_WEIGHT * np.abs(0.5 * (top + bottom) - baseline)
+            total[jump > max_jump_px] = big
+            best = np.argmin(total, axis=1)
+            run_cost = total[np.arange(len(runs)), best]
+        else:
+            best, run_cost = np.zeros(0, dtype=int), np.zeros(0)
+        back.append(np.concatenate([[k], best]))
+        cost = np.concatenate([[gap_cost], run_cost])
+        memory = np.vstack([gap_memory[None, :], runs.astype(float)]) if len(runs) else gap_memory[None, :]
     chosen: list[tuple[int, int] | None] = [None] * n_cols
-    for x in range(n_cols, 0, -1):
-        chosen[x - 1] = last_run[x][state] if state > 0 else None
+    state = int(np.argmin(cost))
+    for x in range(n_cols - 1, -1, -1):
+        chosen[x] = tuple(runs_per_col[x][state - 1]) if state > 0 else None
         state = int(back[x][state])
     return _column_points(chosen, stroke_px)
 

@@ -20,18 +20,22 @@ _MM_RANGE_PX = (1.5, 48.0)
 def ink_map(rgb: np.ndarray) -> np.ndarray:
     """0..1 'how much trace ink' per pixel: darkness against the local paper brightness, colour discounted."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    size = max(15, (min(grey.shape) // 40) | 1)
-    paper = cv2.dilate(grey, np.ones((size, size), np.uint8))  # brightest nearby = the paper (uneven light removed)
-    paper = cv2.GaussianBlur(paper, (0, 0), size / 2.0)
+    # brightest nearby = the paper (uneven light removed); shading is smooth, so it is found on a small copy
+    shrink = max(1, min(grey.shape) // 400)
+    small = cv2.resize(grey, (grey.shape[1] // shrink, grey.shape[0] // shrink), interpolation=cv2.INTER_AREA)
+    size = max(5, (min(small.shape) // 40) | 1)
+    paper = cv2.GaussianBlur(cv2.dilate(small, np.ones((size, size), np.uint8)), (0, 0), size / 2.0)
+    paper = cv2.resize(paper, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
     dark = np.clip(1.0 - grey / (paper + 1.0), 0.0, 1.0)
     # grid inks are coloured (red, pink, orange, green, sometimes blue); pens are black or dark blue.
     # The grid's colour is read from moderately dark pixels (mostly grid lines) and pixels tinted like it
     # lose their weight: on a warm or green grid that is 'red or green above blue', on a blue grid the reverse.
     channels = rgb.astype(np.float32)
     warm = np.maximum(channels[..., 0], channels[..., 1]) - channels[..., 2]
-    lo, hi = np.percentile(dark, [85, 97])
-    gridish = (dark >= lo) & (dark <= hi)
-    tint = warm if (not gridish.any() or np.median(warm[gridish]) >= 0) else -warm
+    sample = (slice(None, None, 3), slice(None, None, 3))  # statistics of the page colours need no full resolution
+    lo, hi = np.percentile(dark[sample], [85, 97])
+    gridish = (dark[sample] >= lo) & (dark[sample] <= hi)
+    tint = warm if (not gridish.any() or np.median(warm[sample][gridish]) >= 0) else -warm
     return dark * np.clip(1.2 - 4.0 * np.clip(tint / 255.0, 0.0, 1.0), 0.0, 1.0)
 
 
@@ -175,17 +179,22 @@ def _clear_broken_lines(binary: np.ndarray, strips: int = 8) -> None:
             binary[:, lines] = 0
 
 
-def trace_mask(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
+def trace_mask(ink: np.ndarray, px_per_mm: float, *, faint_tips: bool = False) -> np.ndarray:
     """Boolean mask of trace pixels: ink minus long straight grid lines minus specks (grid dots, noise)."""
     level = max(0.12, 0.45 * float(np.percentile(ink, 99.5)))
     # hysteresis: faint anti-aliased pixels (thin QRS tips at low resolution) count when they touch
     # clearly inked ones, so peaks keep their height
+    # (only for following a trace already located: on photos the faint level also joins grid lines to
+    # the trace, which would blur where the rows are)
     strong = ink > level
-    _, labels = cv2.connectedComponents((ink > 0.5 * level).astype(np.uint8), connectivity=8)
-    keep = np.zeros(labels.max() + 1, dtype=bool)
-    keep[np.unique(labels[strong])] = True
-    keep[0] = False
-    binary = keep[labels].astype(np.uint8)
+    if faint_tips:
+        _, labels = cv2.connectedComponents((ink > 0.5 * level).astype(np.uint8), connectivity=8)
+        keep = np.zeros(labels.max() + 1, dtype=bool)
+        keep[np.unique(labels[strong])] = True
+        keep[0] = False
+        binary = keep[labels].astype(np.uint8)
+    else:
+        binary = strong.astype(np.uint8)
     h, w = binary.shape
     horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, w // 8), 1)))
     vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(15, h // 3))))
