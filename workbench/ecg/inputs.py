@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import UnsupportedFormatError
 from .analysis import ECGAnalysis, analyze
 from .readers import read_ecg
 from .record import ECGRecord
+
+
+_PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pdf", ".heic"}
 
 
 def load_ecg(path: str | Path, *, fs: float | None = None, page: int = 0) -> tuple[ECGRecord, object | None]:
@@ -15,6 +19,9 @@ def load_ecg(path: str | Path, *, fs: float | None = None, page: int = 0) -> tup
     if is_image_file(path):
         digitized = digitize_file(path, page=page)
         return digitized.record, digitized
+    if Path(path).suffix.lower() in _PICTURE_SUFFIXES:
+        raise UnsupportedFormatError(f"{Path(path).name} is named like a picture but its content is not an image or PDF.",
+                                     hint="Open it to check what it is, or export the ECG again as PNG, JPEG or PDF.")
     return read_ecg(path, fs=fs), None
 
 

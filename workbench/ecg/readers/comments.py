@@ -66,4 +66,20 @@ def patient_comments(record: ECGRecord) -> list[str]:
         lines.append(f"Sex: {'Male' if record.sex == 'M' else 'Female'}")
     if record.labels:
         lines.append(f"Dx: {','.join(record.labels)}")
+    coverage = record.metadata.get("coverage")
+    if coverage:  # leads printed for part of a page (digitized paper ECGs): keep which part they show
+        lines.append("Coverage: " + "; ".join(f"{lead} {a:g}-{b:g}" for lead, (a, b) in coverage.items()))
     return lines
+
+
+_COVERAGE_ITEM = re.compile(r"^\s*(\S+)\s+([0-9.]+)\s*-\s*([0-9.]+)\s*$")
+
+
+def parse_coverage(lines: Sequence[str]) -> dict[str, list[float]] | None:
+    """``Coverage: I 0-2.5; aVR 2.5-5`` (written by the workbench) -> {lead: [start_s, end_s]}."""
+    for raw in lines:
+        line = raw.strip().lstrip("#").strip()
+        if line.lower().startswith("coverage:"):
+            items = [_COVERAGE_ITEM.match(part) for part in line.split(":", 1)[1].split(";")]
+            return {m.group(1): [float(m.group(2)), float(m.group(3))] for m in items if m}
+    return None

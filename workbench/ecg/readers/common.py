@@ -16,6 +16,7 @@ from ...config import get_settings
 from ...errors import CorruptFileError, FileTooLargeError, InputError, SignalError
 from ..leads import STANDARD_LEADS
 from ..record import ECGRecord
+from .comments import parse_coverage
 
 _FS_RANGE = (50.0, 100_000.0)  # below 50 Hz the QRS complex is lost; no ECG device records that slowly
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "v": 1e3, "volt": 1e3, "nv": 1e-6}
@@ -99,6 +100,10 @@ def finish(signals: np.ndarray, fs: float, leads: list[str], file: Path, source:
         if np.isnan(sig).all():
             raise SignalError(f"{file.name} contains no valid samples: every value is missing (NaN) or infinite.")
         check_duration(sig.shape[0], fs, file)
+    metadata = extra.get("metadata") or {}
+    coverage = parse_coverage(metadata.get("comments", []))
+    if coverage:
+        extra["metadata"] = {**metadata, "coverage": coverage}
     try:
         return ECGRecord(signals=sig, fs=fs, leads=leads, source=source, path=str(file), **extra)
     except SignalError as exc:
