@@ -103,14 +103,10 @@ def test_calibration_matches_the_printed_page(pages: Pages, name: str, layout: s
     cal = result.calibration
     assert cal.px_per_mm == pytest.approx(PPM, rel=0.02)
     assert cal.speed_mm_s == pytest.approx(25.0, rel=0.05)
-    # measured: 10.2-10.4 mm/mV from the pulse on 3x4 pages (pen width makes the pulse look taller), 10.0
-    # (assumed) on 6x2 pages, where the pulse is read as ~13 mm and rejected
+    # measured: 10.2-10.4 mm/mV from the pulse on every layout (the pen width makes the pulse look taller)
     assert cal.gain_mm_mv == pytest.approx(10.0, rel=0.05)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "on 6x2 pages the 10 mm calibration pulse is measured as 12.9-13.2 mm ('not a standard gain: 10 mm/mV "
-    "assumed'), so the gain is right only because it is assumed; on 3x4 pages the same pulse reads 10.2-10.4 mm"))
 @pytest.mark.parametrize("name", ["E07506", "sim"])
 def test_six_by_two_gain_comes_from_the_pulse(pages: Pages, name: str) -> None:
     _, result = pages(name, "6x2")

@@ -69,8 +69,14 @@ def find_pulse(mask: np.ndarray, row: Row, px_per_mm: float) -> tuple[int, int, 
     width_mm = (right.mean() - left.mean()) / px_per_mm
     if not 2.0 <= width_mm <= 12.0:
         return None
-    height = float(np.median(heights[np.r_[left, right]]))
+    # height = the longest unbroken vertical stroke (ink counts would add a neighbouring row's pulse)
+    height = float(np.median([_longest_run(band[:, x]) for x in np.r_[left, right]]))
     return row.x0 + int(left[0]), row.x0 + int(right[-1]), height
+
+
+def _longest_run(column: np.ndarray) -> int:
+    edges = np.flatnonzero(np.diff(np.r_[0, column.astype(np.int8), 0]))
+    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
 
 
 def assign_layout(rows: list[Row], name: str | None = None) -> Layout:
