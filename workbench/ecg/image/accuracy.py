@@ -23,6 +23,8 @@ def lead_snr(reference: np.ndarray, reconstruction: np.ndarray, fs: float, max_s
         if both.sum() < 0.5 * fs:
             continue
         x, y = reference[both], shifted[both]
+        if not np.any(x):  # a flat (all-zero) reference lead has no signal to compare against
+            return None
         y = y - np.mean(y - x)  # vertical offset removed
         noise = np.sum((x - y) ** 2)
         snr = 10 * np.log10(np.sum(x**2) / noise) if noise > 0 else 99.0

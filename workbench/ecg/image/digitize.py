@@ -59,13 +59,21 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None, speed_mm_s: f
     provisional = _provisional_scale(grid, straight.shape[1])
     mask = trace_mask(ink, provisional)
     rows = find_rows(mask, provisional)
+    thin_pen = len(rows) < 3
+    if thin_pen:
+        thin_mask = trace_mask(ink, provisional, thin_pen=True)
+        thin_rows = find_rows(thin_mask, provisional)
+        if len(thin_rows) > len(rows) and (not rows or len(thin_rows) in (3, 4, 6, 12)):
+            mask, rows = thin_mask, thin_rows
+        else:
+            thin_pen = False
     if not rows:
         raise ImageQualityError("No ECG traces were found in this image.")
     layout_guess = layout_name or ("partial" if len(rows) not in (3, 4, 6, 12) else "standard")
     pulses = [find_pulse(mask, r, provisional) for r in rows]
     calibration, notes = _calibrate(grid, rows, pulses, layout_guess != "partial", angle)
     if abs(calibration.px_per_mm / provisional - 1) > 0.3:  # the first scale was wrong: redo the scale-dependent steps
-        mask = trace_mask(ink, calibration.px_per_mm)
+        mask = trace_mask(ink, calibration.px_per_mm, thin_pen=thin_pen)
         rows = find_rows(mask, calibration.px_per_mm)
         if not rows:
             raise ImageQualityError("No ECG traces were found in this image.")
@@ -75,7 +83,7 @@ def digitize(image: np.ndarray, *, layout_name: str | None = None, speed_mm_s: f
     _anchor_time_axis(rows, calibration)
     layout = assign_layout(rows, layout_name)
     stroke = _stroke_width(mask)
-    follow_mask = trace_mask(ink, calibration.px_per_mm, faint_tips=True)
+    follow_mask = trace_mask(ink, calibration.px_per_mm, faint_tips=True, thin_pen=thin_pen)
     signals, pixel_map, confidence = _extract_panels(follow_mask, layout, calibration, stroke, to_original)
     _align_columns_to_rhythm_strip(signals, pixel_map, layout)
     leads = [lead for lead in STANDARD_LEADS if lead in signals] + [k for k in signals if k not in STANDARD_LEADS]

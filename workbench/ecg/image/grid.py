@@ -179,9 +179,11 @@ def _clear_broken_lines(binary: np.ndarray, strips: int = 8) -> None:
             binary[:, lines] = 0
 
 
-def trace_mask(ink: np.ndarray, px_per_mm: float, *, faint_tips: bool = False) -> np.ndarray:
+def trace_mask(ink: np.ndarray, px_per_mm: float, *, faint_tips: bool = False, thin_pen: bool = False) -> np.ndarray:
     """Boolean mask of trace pixels: ink minus long straight grid lines minus specks (grid dots, noise)."""
-    level = max(0.12, 0.45 * float(np.percentile(ink, 99.5)))
+    # the pen level is read from the darkest ink; ``thin_pen`` reads it lower, for thin anti-aliased traces on
+    # pages whose darkest marks are thick bars or text (tried when the first reading finds no trace rows)
+    level = max(0.12, 0.45 * float(np.percentile(ink, 99.0 if thin_pen else 99.5)))
     # hysteresis: faint anti-aliased pixels (thin QRS tips at low resolution) count when they touch
     # clearly inked ones, so peaks keep their height
     # (only for following a trace already located: on photos the faint level also joins grid lines to
