@@ -51,8 +51,8 @@ TARGET_S = 3.0
 STAGES = [
     ("load file (`load_pages`)", "image/loading.py", "load_pages"),
     ("quality gate (`assess_quality`)", "image/quality.py", "assess_quality"),
-    ("device-header OCR (`read_device_text`, all calls)", "image/device_text.py", "read_device_text"),
-    ("  of which RapidOCR inference", "image/device_text.py", "_run_ocr"),
+    ("device-header OCR (`read_device_text`, all calls)", "image/device_text/read.py", "read_device_text"),
+    ("  of which RapidOCR inference", "image/device_text/ocr.py", "_run_ocr"),
     ("digitizer (`digitize`, all calls)", "image/digitize.py", "digitize"),
     ("  page flattening (`flatten_sheet`)", "image/page.py", "flatten_sheet"),
     ("  rotation estimate (`estimate_rotation`)", "", "estimate_rotation"),
