@@ -41,7 +41,6 @@ def _compact(s: str) -> str:
 
 @pytest.fixture(scope="session")
 def ocr_engine():
-    pytest.importorskip("rapidocr_onnxruntime")
     from workbench.ecg.image.device_text import get_ocr_engine
 
     return get_ocr_engine()

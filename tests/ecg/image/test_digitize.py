@@ -256,7 +256,6 @@ HEADER = {"Vent. rate": "72 BPM", "PR interval": "160 ms", "QRS duration": "90 m
 
 @pytest.fixture(scope="session")
 def header_analysis(records: dict, tmp_path_factory: pytest.TempPathFactory):
-    pytest.importorskip("rapidocr_onnxruntime")
     path = tmp_path_factory.mktemp("header") / "device_page.png"
     rendered = render_ecg(records["E07506"], "3x4+1", dpi=DPI, seed=1, header_text=HEADER)
     Image.fromarray(rendered.image).save(path, dpi=(DPI, DPI))
