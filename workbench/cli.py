@@ -123,5 +123,47 @@ def demo_cmd() -> None:
     click.echo(f"\n{DISCLAIMER}\nJSON: workbench ecg analyze {header} --json")
 
 
+@main.group(cls=_Group)
+def models() -> None:
+    """Model files: what is installed, and whether each file is the right one."""
+
+
+def _model_rows(hash_files: bool) -> list:
+    from .models.manifest import check, load_manifest
+
+    return [check(entry, hash_file=hash_files) for entry in load_manifest()]
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def models_list(as_json: bool) -> None:
+    """Show every model of the manifest and whether its file is installed (no hashing)."""
+    rows = _model_rows(hash_files=False)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+        return
+    for r in rows:
+        state = "installed" if r.installed else "missing" + (" (optional)" if r.entry.optional else "")
+        click.echo(f"{r.entry.name:<34} {r.entry.role:<15} {state:<20} {r.entry.file}")
+
+
+@models.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def models_verify(as_json: bool) -> None:
+    """Check presence, size and SHA-256 of every model file; exit code 2 when an installed file is wrong
+    or a required (non-optional) model is missing."""
+    rows = _model_rows(hash_files=True)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+    else:
+        for r in rows:
+            click.echo(f"{'OK ' if r.ok else '-- ' if not r.installed else 'BAD'} {r.entry.name}: {r.message}")
+            if r.sha256 and not r.entry.sha256:
+                click.echo(f"    sha256 = \"{r.sha256}\"  (paste into models/models.toml to pin it)")
+    failed = [r for r in rows if (r.installed and not r.ok) or (not r.installed and not r.entry.optional)]
+    if failed:
+        sys.exit(2)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

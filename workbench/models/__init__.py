@@ -1,1 +1,1 @@
-"""Reserved for a later issue."""
+"""Model files: the manifest, verification before any load, and (later) the llama.cpp and ONNX runtimes."""
