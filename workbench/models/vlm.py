@@ -1,0 +1,146 @@
+"""The ECG vision-language model on llama.cpp (llama-cpp-python): load a GGUF (+ mmproj for images), stream
+tokens with cancellation, constrain answers to the findings JSON schema, and time every call.
+
+Deterministic by default (temperature 0, fixed seed). GPU offload follows the settings: ``gpu_layers =
+"auto"`` offloads every layer when the installed llama.cpp build has a GPU backend, else none.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import get_settings
+from ..errors import ModelError
+from .findings_schema import schema_json
+
+log = logging.getLogger(__name__)
+
+#: Gemma 3 turn format, used when a GGUF carries no chat template (base models)
+GEMMA3_TURNS = "<start_of_turn>user\n{prompt}<end_of_turn>\n<start_of_turn>model\n"
+
+
+@dataclass
+class Timings:
+    load_s: float = 0.0
+    ttft_s: float | None = None
+    decode_tok_s: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Generation:
+    text: str
+    timings: Timings
+    backend: str
+    models: dict[str, str]
+    findings: list[dict[str, Any]] | None = None
+    cancelled: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "findings": self.findings, "timings": self.timings.to_dict(), "backend": self.backend,
+                "models": self.models, "cancelled": self.cancelled}
+
+
+def _llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:  # an optional runtime: say how to install it
+        raise ModelError("The llama.cpp runtime is not installed.", hint="pip install llama-cpp-python==0.3.36 (see README).") from exc
+    return llama_cpp
+
+
+def gpu_backend_available() -> bool:
+    return bool(_llama_cpp().llama_supports_gpu_offload())
+
+
+def resolve_gpu_layers(setting: int | str) -> int:
+    """'auto' -> all layers (-1) when a GPU backend is built in, else 0; a number is used as given."""
+    if setting == "auto":
+        return -1 if gpu_backend_available() else 0
+    return int(setting)
+
+
+class VLMRuntime:
+    """One loaded model. ``model_hashes`` (name -> sha256) are recorded in every result for provenance."""
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None,
+                 gpu_layers: int | str | None = None, seed: int = 0, model_hashes: dict[str, str] | None = None) -> None:
+        llama_cpp = _llama_cpp()
+        settings = get_settings()
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(f"Model file {path} does not exist.", hint="Run `workbench models verify` to see what to put where.")
+        self.gpu_layers = resolve_gpu_layers(settings.gpu_layers if gpu_layers is None else gpu_layers)
+        start = time.perf_counter()
+        try:
+            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or settings.n_threads,
+                                       n_gpu_layers=self.gpu_layers, seed=seed, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"{path.name} could not be loaded by llama.cpp (damaged or not a GGUF model): {exc}") from exc
+        self.load_s = time.perf_counter() - start
+        self.seed = seed
+        self.path = path
+        self.models = model_hashes or {path.name: ""}
+        self.backend = "cuda" if self.gpu_layers != 0 and gpu_backend_available() else "cpu"
+        self.chat_template = (self.llm.metadata or {}).get("tokenizer.chat_template")
+
+    def format_prompt(self, prompt: str) -> str:
+        """The model's own chat template is used by chat calls; base models get the Gemma 3 turn format."""
+        return GEMMA3_TURNS.format(prompt=prompt)
+
+    def stream(self, prompt: str, *, max_tokens: int = 256, json_schema: bool = False,
+               cancel: threading.Event | None = None, timings: Timings | None = None) -> Iterator[str]:
+        """Yield text pieces as they are generated; stops early when ``cancel`` is set."""
+        llama_cpp = _llama_cpp()
+        timings = timings if timings is not None else Timings()
+        timings.load_s = self.load_s
+        text = self.format_prompt(prompt)
+        timings.prompt_tokens = len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        grammar = llama_cpp.LlamaGrammar.from_json_schema(schema_json(), verbose=False) if json_schema else None
+        start = time.perf_counter()
+        first = None
+        count = 0
+        self.llm.set_seed(self.seed)
+        for chunk in self.llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, top_k=1, top_p=1.0,
+                                                 repeat_penalty=1.0, stream=True, grammar=grammar):
+            if cancel is not None and cancel.is_set():
+                break
+            choice = chunk["choices"][0]
+            piece = choice["text"]
+            if choice.get("finish_reason") is not None and not piece:
+                break  # the closing chunk carries no token
+            count += 1
+            if first is None:
+                first = time.perf_counter()
+                timings.ttft_s = first - start
+            yield piece
+        end = time.perf_counter()
+        timings.completion_tokens = count
+        timings.total_s = end - start
+        if first is not None and count > 1 and end > first:
+            timings.decode_tok_s = (count - 1) / (end - first)
+
+    def generate(self, prompt: str, *, max_tokens: int = 256, json_schema: bool = False,
+                 cancel: threading.Event | None = None) -> Generation:
+        timings = Timings()
+        pieces = list(self.stream(prompt, max_tokens=max_tokens, json_schema=json_schema, cancel=cancel, timings=timings))
+        text = "".join(pieces)
+        result = Generation(text, timings, self.backend, self.models, cancelled=bool(cancel and cancel.is_set()))
+        if json_schema and not result.cancelled:
+            try:
+                result.findings = json.loads(text)["findings"]
+            except (ValueError, KeyError, TypeError) as exc:  # e.g. max_tokens cut the JSON short
+                result.extras["parse_error"] = f"the model's answer is not complete JSON ({exc})"
+        return result
