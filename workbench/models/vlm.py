@@ -23,6 +23,28 @@ log = logging.getLogger(__name__)
 
 #: Gemma 3 turn format, used when a GGUF carries no chat template (base models)
 GEMMA3_TURNS = "<start_of_turn>user\n{prompt}<end_of_turn>\n<start_of_turn>model\n"
+#: the same as a Jinja chat template for llama.cpp's multimodal handler (image parts arrive as text markers)
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<start_of_turn>{{ 'model' if message['role'] == 'assistant' else 'user' }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def _image_handler(mmproj: Path, use_gpu: bool) -> Any:
+    """llama.cpp's generic multimodal (libmtmd) handler, with the Gemma 3 template for GGUFs that lack one."""
+    chat_format = _llama_cpp().llama_chat_format
+
+    class Gemma3MTMDHandler(chat_format.MTMDChatHandler):
+        def _get_chat_template(self, llama_model: Any) -> str:
+            template = llama_model.metadata.get("tokenizer.chat_template")
+            return template if isinstance(template, str) and template else GEMMA3_TEMPLATE
+
+    try:
+        return Gemma3MTMDHandler(clip_model_path=str(mmproj), verbose=False, use_gpu=use_gpu)
+    except ValueError as exc:
+        raise ModelError(f"The projector file {mmproj.name} cannot be used: {exc}") from exc
 
 
 @dataclass
@@ -75,18 +97,25 @@ def resolve_gpu_layers(setting: int | str) -> int:
 class VLMRuntime:
     """One loaded model. ``model_hashes`` (name -> sha256) are recorded in every result for provenance."""
 
-    def __init__(self, model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None,
-                 gpu_layers: int | str | None = None, seed: int = 0, model_hashes: dict[str, str] | None = None) -> None:
+    def __init__(self, model_path: str | Path, *, mmproj_path: str | Path | None = None, n_ctx: int = 2048,
+                 n_threads: int | None = None, gpu_layers: int | str | None = None, seed: int = 0,
+                 model_hashes: dict[str, str] | None = None) -> None:
         llama_cpp = _llama_cpp()
         settings = get_settings()
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"Model file {path} does not exist.", hint="Run `workbench models verify` to see what to put where.")
         self.gpu_layers = resolve_gpu_layers(settings.gpu_layers if gpu_layers is None else gpu_layers)
+        handler = None
+        if mmproj_path is not None:
+            mmproj = Path(mmproj_path)
+            if not mmproj.is_file():
+                raise ModelError(f"Projector file {mmproj} does not exist.", hint="Run `workbench models verify`.")
+            handler = _image_handler(mmproj, use_gpu=self.gpu_layers != 0)
         start = time.perf_counter()
         try:
             self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or settings.n_threads,
-                                       n_gpu_layers=self.gpu_layers, seed=seed, verbose=False)
+                                       n_gpu_layers=self.gpu_layers, seed=seed, verbose=False, chat_handler=handler)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"{path.name} could not be loaded by llama.cpp (damaged or not a GGUF model): {exc}") from exc
         self.load_s = time.perf_counter() - start
@@ -95,6 +124,7 @@ class VLMRuntime:
         self.models = model_hashes or {path.name: ""}
         self.backend = "cuda" if self.gpu_layers != 0 and gpu_backend_available() else "cpu"
         self.chat_template = (self.llm.metadata or {}).get("tokenizer.chat_template")
+        self.has_images = handler is not None
 
     def format_prompt(self, prompt: str) -> str:
         """The model's own chat template is used by chat calls; base models get the Gemma 3 turn format."""
@@ -144,3 +174,40 @@ class VLMRuntime:
             except (ValueError, KeyError, TypeError) as exc:  # e.g. max_tokens cut the JSON short
                 result.extras["parse_error"] = f"the model's answer is not complete JSON ({exc})"
         return result
+
+
+    def stream_image(self, image_png: bytes, prompt: str, *, max_tokens: int = 256, json_schema: bool = False,
+                     cancel: threading.Event | None = None, timings: Timings | None = None) -> Iterator[str]:
+        """Like `stream`, with an image (PNG bytes) placed before the prompt in the user turn."""
+        if not self.has_images:
+            raise ModelError("This model was loaded without its projector (mmproj): it cannot read images.")
+        import base64
+
+        llama_cpp = _llama_cpp()
+        timings = timings if timings is not None else Timings()
+        timings.load_s = self.load_s
+        url = "data:image/png;base64," + base64.b64encode(image_png).decode("ascii")
+        messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]}]
+        grammar = llama_cpp.LlamaGrammar.from_json_schema(schema_json(), verbose=False) if json_schema else None
+        start = time.perf_counter()
+        first, count, before = None, 0, self.llm.n_tokens
+        self.llm.set_seed(self.seed)
+        for chunk in self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
+                                                      top_p=1.0, repeat_penalty=1.0, stream=True, grammar=grammar):
+            if cancel is not None and cancel.is_set():
+                break
+            choice = chunk["choices"][0]
+            piece = choice.get("delta", {}).get("content") or ""
+            if not piece:
+                continue
+            count += 1
+            if first is None:
+                first = time.perf_counter()
+                timings.ttft_s = first - start
+                timings.prompt_tokens = self.llm.n_tokens - before - 1
+            yield piece
+        end = time.perf_counter()
+        timings.completion_tokens = count
+        timings.total_s = end - start
+        if first is not None and count > 1 and end > first:
+            timings.decode_tok_s = (count - 1) / (end - first)
