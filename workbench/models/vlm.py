@@ -83,6 +83,32 @@ def _llama_cpp() -> Any:
     return llama_cpp
 
 
+def _grammar(json_schema: bool) -> Any:
+    return _llama_cpp().LlamaGrammar.from_json_schema(schema_json(), verbose=False) if json_schema else None
+
+
+def _timed(chunks: Iterator[dict], piece_of: Any, cancel: threading.Event | None, timings: Timings) -> Iterator[str]:
+    """Yield the non-empty text pieces of a llama.cpp stream, stopping on ``cancel``, and fill ``timings``."""
+    start = time.perf_counter()
+    first, count = None, 0
+    for chunk in chunks:
+        if cancel is not None and cancel.is_set():
+            break
+        piece = piece_of(chunk["choices"][0])
+        if not piece:
+            continue  # role headers and the closing chunk carry no token
+        count += 1
+        if first is None:
+            first = time.perf_counter()
+            timings.ttft_s = first - start
+        yield piece
+    end = time.perf_counter()
+    timings.completion_tokens = count
+    timings.total_s = end - start
+    if first is not None and count > 1 and end > first:
+        timings.decode_tok_s = (count - 1) / (end - first)
+
+
 def gpu_backend_available() -> bool:
     return bool(_llama_cpp().llama_supports_gpu_offload())
 
@@ -133,34 +159,14 @@ class VLMRuntime:
     def stream(self, prompt: str, *, max_tokens: int = 256, json_schema: bool = False,
                cancel: threading.Event | None = None, timings: Timings | None = None) -> Iterator[str]:
         """Yield text pieces as they are generated; stops early when ``cancel`` is set."""
-        llama_cpp = _llama_cpp()
         timings = timings if timings is not None else Timings()
         timings.load_s = self.load_s
         text = self.format_prompt(prompt)
         timings.prompt_tokens = len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
-        grammar = llama_cpp.LlamaGrammar.from_json_schema(schema_json(), verbose=False) if json_schema else None
-        start = time.perf_counter()
-        first = None
-        count = 0
         self.llm.set_seed(self.seed)
-        for chunk in self.llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, top_k=1, top_p=1.0,
-                                                 repeat_penalty=1.0, stream=True, grammar=grammar):
-            if cancel is not None and cancel.is_set():
-                break
-            choice = chunk["choices"][0]
-            piece = choice["text"]
-            if choice.get("finish_reason") is not None and not piece:
-                break  # the closing chunk carries no token
-            count += 1
-            if first is None:
-                first = time.perf_counter()
-                timings.ttft_s = first - start
-            yield piece
-        end = time.perf_counter()
-        timings.completion_tokens = count
-        timings.total_s = end - start
-        if first is not None and count > 1 and end > first:
-            timings.decode_tok_s = (count - 1) / (end - first)
+        chunks = self.llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, top_k=1, top_p=1.0,
+                                            repeat_penalty=1.0, stream=True, grammar=_grammar(json_schema))
+        yield from _timed(chunks, lambda choice: choice["text"], cancel, timings)
 
     def generate(self, prompt: str, *, max_tokens: int = 256, json_schema: bool = False,
                  cancel: threading.Event | None = None) -> Generation:
@@ -183,31 +189,15 @@ class VLMRuntime:
             raise ModelError("This model was loaded without its projector (mmproj): it cannot read images.")
         import base64
 
-        llama_cpp = _llama_cpp()
         timings = timings if timings is not None else Timings()
         timings.load_s = self.load_s
         url = "data:image/png;base64," + base64.b64encode(image_png).decode("ascii")
         messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]}]
-        grammar = llama_cpp.LlamaGrammar.from_json_schema(schema_json(), verbose=False) if json_schema else None
-        start = time.perf_counter()
-        first, count, before = None, 0, self.llm.n_tokens
+        before = self.llm.n_tokens
         self.llm.set_seed(self.seed)
-        for chunk in self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
-                                                      top_p=1.0, repeat_penalty=1.0, stream=True, grammar=grammar):
-            if cancel is not None and cancel.is_set():
-                break
-            choice = chunk["choices"][0]
-            piece = choice.get("delta", {}).get("content") or ""
-            if not piece:
-                continue
-            count += 1
-            if first is None:
-                first = time.perf_counter()
-                timings.ttft_s = first - start
+        chunks = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
+                                                 top_p=1.0, repeat_penalty=1.0, stream=True, grammar=_grammar(json_schema))
+        for piece in _timed(chunks, lambda choice: choice.get("delta", {}).get("content") or "", cancel, timings):
+            if timings.prompt_tokens == 0:  # the image tokens are only known once the prompt is evaluated
                 timings.prompt_tokens = self.llm.n_tokens - before - 1
             yield piece
-        end = time.perf_counter()
-        timings.completion_tokens = count
-        timings.total_s = end - start
-        if first is not None and count > 1 and end > first:
-            timings.decode_tok_s = (count - 1) / (end - first)
