@@ -97,7 +97,11 @@ def render_cmd(record_path: Path, layout: str, out: Path, augment: tuple[str, ..
     from .ecg.readers import read_ecg
 
     rendered = render_ecg(read_ecg(record_path, fs=fs), layout=layout, dpi=dpi, seed=seed, augment=list(augment))
-    Image.fromarray(rendered.image).save(out, resolution=dpi) if out.suffix.lower() == ".pdf" else Image.fromarray(rendered.image).save(out, dpi=(dpi, dpi))
+    page = Image.fromarray(rendered.image)
+    if out.suffix.lower() == ".pdf":
+        page.save(out, resolution=dpi)
+    else:
+        page.save(out, dpi=(dpi, dpi))
     click.echo(f"{out}  ({rendered.layout.name}, {rendered.image.shape[1]}x{rendered.image.shape[0]} px at {dpi} dpi)")
 
 

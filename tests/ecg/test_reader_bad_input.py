@@ -9,6 +9,7 @@ import edfio
 import numpy as np
 import pytest
 
+from tests.helpers import assert_refused
 from workbench.config import get_settings
 from workbench.ecg.leads import STANDARD_LEADS
 from workbench.ecg.readers import detect_format, read_ecg, write_wfdb
@@ -28,17 +29,8 @@ RNG = np.random.default_rng(7)
 
 
 def refused(exc_type: type[WorkbenchError], path: Path, *words: str, **kwargs: object) -> WorkbenchError:
-    """Read ``path``; assert exactly ``exc_type`` whose message names the file and contains ``words``."""
-    with pytest.raises(WorkbenchError) as info:
-        read_ecg(path, **kwargs)
-    err = info.value
-    assert type(err) is exc_type, f"{type(err).__name__}: {err}"
-    message = str(err)
-    assert path.name in message or path.stem in message, message
-    for word in words:
-        assert word.lower() in message.lower(), message
-    assert "Traceback" not in message
-    return err
+    """Read ``path``; assert exactly ``exc_type`` whose message names the file (or its stem) and contains ``words``."""
+    return assert_refused(read_ecg, exc_type, path, *words, names=(path.name, path.stem), **kwargs)
 
 
 def wfdb_header(tmp: Path, name: str, n_sig: int, fs: float, n_samples: int | None, *, fmt: str = "16",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .leads import PRECORDIAL_LEADS
+from .leads import PRECORDIAL_LEADS, standard_order
 from .measurements import Measurement
 from .tables import load_table
 
@@ -232,7 +232,7 @@ def _avb1(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
     return RuleResult(ramp(pr, p["pr_above"], p["scale_pr"]), {"pr_interval_ms": _r(pr, 0), "threshold_ms": p["pr_above"]})
 
 
-def _v1_terminal_r(ctx: RuleContext) -> tuple[bool, dict[str, Any]]:
+def _v1_terminal_r(ctx: RuleContext, p: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     """rsR' or a dominant late R in V1/V2."""
     evidence, found = {}, False
     for lead in ("V1", "V2"):
@@ -240,7 +240,7 @@ def _v1_terminal_r(ctx: RuleContext) -> tuple[bool, dict[str, Any]]:
         if r is None:
             continue
         evidence[lead] = {"R_mV": _r(r), "S_mV": _r(s), "R_prime_mV": _r(rp)}
-        found = found or (rp or 0) > 0.05 or (r > (s or 0) and r > 0.3)
+        found = found or (rp or 0) > p["r_prime_min_mv"] or (r > (s or 0) and r > p["dominant_r_min_mv"])
     return found, evidence
 
 
@@ -259,7 +259,7 @@ def _rbbb(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
     qrs = ctx.value("qrs_duration")
     if qrs is None:
         return _missing("QRS duration not measured")
-    terminal_r, ev_v1 = _v1_terminal_r(ctx)
+    terminal_r, ev_v1 = _v1_terminal_r(ctx, p)
     wide_s, ev_s = _wide_s(ctx, p["s_duration_min"])
     morphology = 0.95 if terminal_r and wide_s >= 1 else 0.3 if terminal_r else 0.05
     return RuleResult(min(ramp(qrs, p["qrs_min"], p["scale_qrs"]), morphology),
@@ -271,7 +271,7 @@ def _irbbb(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
     qrs = ctx.value("qrs_duration")
     if qrs is None:
         return _missing("QRS duration not measured")
-    rsr = any((ctx.lead_value(lead, "r_prime_amplitude") or 0) > 0.05 for lead in ("V1", "V2"))
+    rsr = any((ctx.lead_value(lead, "r_prime_amplitude") or 0) > p["r_prime_min_mv"] for lead in ("V1", "V2"))
     in_range = min(ramp(qrs, p["qrs_min"], p["scale_qrs"]), ramp(qrs, p["qrs_max"], -p["scale_qrs"]))
     return RuleResult(in_range if rsr else min(in_range, 0.1), {"qrs_duration_ms": _r(qrs, 0), "rsr_prime_v1_v2": rsr, "thresholds_ms": [p["qrs_min"], p["qrs_max"]]})
 
@@ -279,11 +279,11 @@ def _irbbb(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
 def _lbbb_morphology(ctx: RuleContext, p: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     r1, s1, q1 = (ctx.lead_value("V1", k) for k in ("r_amplitude", "s_amplitude", "q_amplitude"))
     # QS (all negative: measured as a Q wave) or rS (small r, deep S) in V1
-    qs_or_rs_v1 = r1 is not None and s1 is not None and max(s1, q1 or 0.0) > 2 * r1
+    qs_or_rs_v1 = r1 is not None and s1 is not None and max(s1, q1 or 0.0) > p["v1_negative_to_r_ratio"] * r1
     lateral = [lead for lead in ("I", "V5", "V6") if ctx.lead_value(lead, "q_amplitude") is not None]
     no_q = bool(lateral) and all(ctx.lead_value(lead, "q_amplitude") < p["q_absent_max_mv"] for lead in lateral)
     upright = [lead for lead in ("I", "aVL", "V5", "V6") if (ctx.lead_value(lead, "qrs_net") or -1) > 0]
-    ok = qs_or_rs_v1 and no_q and len(upright) >= 2
+    ok = qs_or_rs_v1 and no_q and len(upright) >= p["min_upright_lateral_leads"]
     return ok, {"qs_or_rs_v1": qs_or_rs_v1, "no_q_in": lateral if no_q else [], "broad_upright_r_in": upright}
 
 
@@ -420,7 +420,7 @@ def _territorial(ctx: RuleContext, p: dict[str, Any], measure: Callable[[str], t
                  value_name: str, missing: str, **extra: Any) -> RuleResult:
     """Per-lead scores from ``measure`` (score, shown value), judged on the best run of contiguous leads."""
     scores, values = {}, {}
-    for lead in ctx.usable_leads:
+    for lead in standard_order(list(ctx.usable_leads)):  # a fixed order: the same evidence on every run
         got = measure(lead)
         if got is not None:
             scores[lead], values[lead] = got
@@ -471,16 +471,16 @@ def _avr_pattern(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
     return RuleResult(score, {"st_j_avr_mm": _r(avr), "depressed_leads": sorted(depressed), "thresholds": {"avr_mm": p["avr_mm"], "depressed_leads": p["depressed_leads"]}})
 
 
-def _dominant_r(ctx: RuleContext, lead: str, ratio: float) -> bool:
+def _dominant_r(ctx: RuleContext, lead: str, p: dict[str, Any]) -> bool:
     r, s = ctx.lead_value(lead, "r_amplitude"), ctx.lead_value(lead, "s_amplitude")
-    return r is not None and s is not None and r > 0.3 and (s < 1e-3 or r / s > ratio)
+    return r is not None and s is not None and r > p["prominent_r_mv"] and (s < 1e-3 or r / s > p["rs_ratio"])
 
 
 @rule("t_inversion")
 def _t_inversion(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
     def measure(lead: str) -> tuple[float, float] | None:
         t = ctx.lead_value(lead, "t_amplitude")
-        if t is None or lead == "aVR" or not _dominant_r(ctx, lead, p["rs_ratio"]):
+        if t is None or lead == "aVR" or not _dominant_r(ctx, lead, p):
             return None
         return ramp(-t, p["depth_mv"], p["scale_mv"]), round(t, 3)
 
@@ -504,9 +504,9 @@ def _t_abnormal(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
 def _pathological_q(ctx: RuleContext, p: dict[str, Any]) -> RuleResult:
     def measure(lead: str) -> tuple[float, float] | None:
         qd, qa, r = (ctx.lead_value(lead, k) for k in ("q_duration", "q_amplitude", "r_amplitude"))
-        if qd is None or qa is None or lead in ("aVR", "V1", "III"):
+        if qd is None or qa is None or lead in p["excluded_leads"]:
             return None
-        deep = ramp(qa, p["min_depth_mv"], 0.02) if lead not in ("V2", "V3") else 1.0
+        deep = ramp(qa, p["min_depth_mv"], 0.02) if lead not in p["depth_exempt_leads"] else 1.0
         wide = ramp(qd, p["duration_ms"], p["scale_ms"])
         relative = ramp(qa / r, p["fraction_of_r"], 0.03) if r and r > 0.05 else wide
         return min(deep, max(wide, relative)), round(qd, 0)

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from tests.conftest import SHARED_DATA
+from tests.helpers import assert_refused
 from workbench.config import get_settings
 from workbench.ecg.image.loading import WORKING_PIXELS, load_image, load_pages
 from workbench.ecg.image.quality import (
@@ -38,15 +39,7 @@ SCANS = SHARED_DATA / "images" / "scans"
 
 def refused(exc_type: type[WorkbenchError], path: Path, *words: str, **kwargs: object) -> WorkbenchError:
     """Load ``path``; assert exactly ``exc_type``, a message naming the file and containing ``words``."""
-    with pytest.raises(WorkbenchError) as info:
-        load_pages(path, **kwargs)
-    err = info.value
-    assert type(err) is exc_type, f"{type(err).__name__}: {err}"
-    message = str(err)
-    assert path.name in message, message
-    for word in words:
-        assert word.lower() in message.lower(), message
-    return err
+    return assert_refused(load_pages, exc_type, path, *words, **kwargs)
 
 
 def _real_scan(name: str = "ecg00029.jpg") -> np.ndarray:
