@@ -72,3 +72,29 @@ def test_egfr_refuses_what_it_cannot_compute():
     with pytest.raises(InputError, match="adults"):
         ckd_epi_2021(80, 12, "F")
     assert ckd_epi_2021(2.5 * 88.42, 70, "M").category == "G4"
+
+
+def test_trend_figure_has_points_band_and_flag_colours():
+    from workbench.ui.lab_figures import FLAG_COLOURS, trend_figure
+
+    table = frame(("Potassium", "4.0", "mmol/L", 0), ("Potassium", "5.4", "mmol/L", 12), ("Potassium", "6.9", "mmol/L", 24))
+    figure = trend_figure(table, "potassium")
+    trace = figure.data[0]
+    assert list(trace.y) == [4.0, 5.4, 6.9]
+    assert list(trace.marker.color)[1:] == [FLAG_COLOURS["H"], FLAG_COLOURS["HH"]]
+    band = figure.layout.shapes[0]
+    assert (band.y0, band.y1) == (table["ref_low"].iloc[-1], table["ref_high"].iloc[-1])
+    assert "mmol/L" in figure.layout.title.text
+    assert not trend_figure(table, "sodium").data  # nothing to draw: an empty figure that says so
+
+
+def test_manual_entry_uses_the_same_validation():
+    from workbench.labs.manual import manual_result, unit_choices
+
+    assert unit_choices("hs_ctnt")[0] == "ng/L"
+    r = manual_result("hs_ctnt", "0.052", "ug/L", patient="P1", sex="M")
+    assert r.canonical_value == pytest.approx(52) and r.flag == "H" and r.source.reader == "manual"
+    with pytest.raises(InputError, match="impossible value"):
+        manual_result("potassium", "45", "mmol/L")
+    with pytest.raises(InputError, match="not an analyte"):
+        manual_result("unobtainium", "1", "mg/dL")
