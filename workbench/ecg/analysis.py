@@ -72,6 +72,23 @@ class ECGAnalysis:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ECGAnalysis:
+        """Rebuild an analysis from its JSON (without the signal segment), so pipeline checkpoints and the case
+        store can hold plain JSON and later steps still get typed findings and measurements."""
+        def measure(item: dict[str, Any]) -> Measurement:
+            return Measurement(item.get("value"), item.get("unit", ""), item.get("reason"))
+
+        return cls(
+            record=data.get("record", {}),
+            measurements={k: measure(v) for k, v in data.get("measurements", {}).items()},
+            leads={lead: {k: measure(v) for k, v in values.items()} for lead, values in data.get("leads", {}).items()},
+            findings=[Finding(f["code"], f["label"], f["score"], f.get("evidence", {}), f.get("citation", ""), f.get("rule", ""))
+                      for f in data.get("findings", [])],
+            scores=data.get("scores", {}), not_assessed=data.get("not_assessed", {}), quality=data.get("quality", {}),
+            episodes=[Episode(**e) for e in data["episodes"]] if data.get("episodes") is not None else None,
+            info=data.get("info", {}), image=data.get("image"))
+
 
 def _plain(obj: Any) -> Any:
     """Plain Python types only (numpy scalars in rule evidence become float/int/bool) so any consumer can serialise."""
