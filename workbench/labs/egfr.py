@@ -42,5 +42,10 @@ def ckd_epi_2021(creatinine_umol_l: float, age_years: float, sex: str) -> EGFR:
     ratio = creatinine_umol_l / table["creatinine_umol_per_mg_dl"] / c["kappa"]
     value = (table["constant"] * min(ratio, 1.0) ** c["alpha"] * max(ratio, 1.0) ** table["exponent_above"]
              * table["age_base"] ** age_years * c["factor"])
-    band = next(cat for cat in table["category"] if value >= cat["low"])
-    return EGFR(value, band["name"], band["label"], table["source"])
+    return kdigo_category(value, table["source"])
+
+
+def kdigo_category(value: float, source: str = "eGFR as printed on the report; KDIGO 2012 GFR categories") -> EGFR:
+    """An eGFR value (computed or printed) placed in its KDIGO 2012 category."""
+    band = next(cat for cat in _coefficients()["category"] if value >= cat["low"])
+    return EGFR(value, band["name"], band["label"], source)
