@@ -30,3 +30,13 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def installed_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with the three real test models installed (and pinned) as a clinic would install real ones."""
+    from workbench.models.test_models import install_test_models
+
+    folder = tmp_path_factory.mktemp("models")
+    install_test_models(folder)
+    return folder

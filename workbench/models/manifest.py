@@ -30,6 +30,7 @@ class ModelEntry:
     source: str = ""
     prompt_template: str = ""
     optional: bool = False
+    mmproj: str = ""  # for a vlm: the name of its projector entry (the image half of the model)
 
 
 @dataclass

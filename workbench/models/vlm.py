@@ -6,11 +6,12 @@ Deterministic by default (temperature 0, fixed seed). GPU offload follows the se
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ GEMMA3_TEMPLATE = (
 def _image_handler(mmproj: Path, use_gpu: bool) -> Any:
     """llama.cpp's generic multimodal (libmtmd) handler, with the Gemma 3 template for GGUFs that lack one."""
     chat_format = _llama_cpp().llama_chat_format
+    _route_mtmd_logs()
 
     class Gemma3MTMDHandler(chat_format.MTMDChatHandler):
         def _get_chat_template(self, llama_model: Any) -> str:
@@ -45,6 +47,17 @@ def _image_handler(mmproj: Path, use_gpu: bool) -> Any:
         return Gemma3MTMDHandler(clip_model_path=str(mmproj), verbose=False, use_gpu=use_gpu)
     except ValueError as exc:
         raise ModelError(f"The projector file {mmproj.name} cannot be used: {exc}") from exc
+
+
+def _route_mtmd_logs() -> None:
+    """libmtmd prints its progress to stderr by default; send it through llama-cpp-python's logger instead,
+    which is silent unless the model was loaded verbose."""
+    import ctypes
+
+    from llama_cpp import _logger, mtmd_cpp
+
+    mtmd_cpp.mtmd_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+    mtmd_cpp.mtmd_helper_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
 
 
 @dataclass
@@ -87,9 +100,10 @@ def _grammar(json_schema: bool) -> Any:
     return _llama_cpp().LlamaGrammar.from_json_schema(schema_json(), verbose=False) if json_schema else None
 
 
-def _timed(chunks: Iterator[dict], piece_of: Any, cancel: threading.Event | None, timings: Timings) -> Iterator[str]:
-    """Yield the non-empty text pieces of a llama.cpp stream, stopping on ``cancel``, and fill ``timings``."""
-    start = time.perf_counter()
+def _timed(chunks: Iterator[dict], piece_of: Any, cancel: threading.Event | None, timings: Timings,
+           start: float) -> Iterator[str]:
+    """Yield the non-empty text pieces of a llama.cpp stream, stopping on ``cancel``, and fill ``timings``.
+    ``start`` is taken before the request: the multimodal handler evaluates the image eagerly."""
     first, count = None, 0
     for chunk in chunks:
         if cancel is not None and cancel.is_set():
@@ -151,6 +165,7 @@ class VLMRuntime:
         self.backend = "cuda" if self.gpu_layers != 0 and gpu_backend_available() else "cpu"
         self.chat_template = (self.llm.metadata or {}).get("tokenizer.chat_template")
         self.has_images = handler is not None
+        self.lock = threading.Lock()  # one llama.cpp context: one generation at a time
 
     def format_prompt(self, prompt: str) -> str:
         """The model's own chat template is used by chat calls; base models get the Gemma 3 turn format."""
@@ -164,23 +179,44 @@ class VLMRuntime:
         text = self.format_prompt(prompt)
         timings.prompt_tokens = len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
         self.llm.set_seed(self.seed)
+        start = time.perf_counter()
         chunks = self.llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, top_k=1, top_p=1.0,
                                             repeat_penalty=1.0, stream=True, grammar=_grammar(json_schema))
-        yield from _timed(chunks, lambda choice: choice["text"], cancel, timings)
+        yield from _timed(chunks, lambda choice: choice["text"], cancel, timings, start)
 
     def generate(self, prompt: str, *, max_tokens: int = 256, json_schema: bool = False,
-                 cancel: threading.Event | None = None) -> Generation:
+                 cancel: threading.Event | None = None, on_piece: Callable[[str], None] | None = None) -> Generation:
         timings = Timings()
-        pieces = list(self.stream(prompt, max_tokens=max_tokens, json_schema=json_schema, cancel=cancel, timings=timings))
-        text = "".join(pieces)
+        with self.lock:
+            pieces = self.stream(prompt, max_tokens=max_tokens, json_schema=json_schema, cancel=cancel, timings=timings)
+            return self._collect(pieces, timings, json_schema, cancel, on_piece)
+
+    def generate_image(self, image_png: bytes, prompt: str, *, max_tokens: int = 512, json_schema: bool = False,
+                       cancel: threading.Event | None = None, on_piece: Callable[[str], None] | None = None) -> Generation:
+        """One answer about an image; ``on_piece`` sees every text piece as it streams (CLI, UI progress)."""
+        timings = Timings()
+        with self.lock:
+            pieces = self.stream_image(image_png, prompt, max_tokens=max_tokens, json_schema=json_schema, cancel=cancel,
+                                       timings=timings)
+            return self._collect(pieces, timings, json_schema, cancel, on_piece)
+
+    def _collect(self, pieces: Iterator[str], timings: Timings, json_schema: bool, cancel: threading.Event | None,
+                 on_piece: Callable[[str], None] | None = None) -> Generation:
+        collected = []
+        for piece in pieces:
+            collected.append(piece)
+            if on_piece is not None:
+                on_piece(piece)
+        text = "".join(collected)
         result = Generation(text, timings, self.backend, self.models, cancelled=bool(cancel and cancel.is_set()))
         if json_schema and not result.cancelled:
             try:
-                result.findings = json.loads(text)["findings"]
+                answer = json.loads(text)
+                result.findings = answer["findings"]
+                result.extras["report"] = answer.get("report", "")
             except (ValueError, KeyError, TypeError) as exc:  # e.g. max_tokens cut the JSON short
                 result.extras["parse_error"] = f"the model's answer is not complete JSON ({exc})"
         return result
-
 
     def stream_image(self, image_png: bytes, prompt: str, *, max_tokens: int = 256, json_schema: bool = False,
                      cancel: threading.Event | None = None, timings: Timings | None = None) -> Iterator[str]:
@@ -195,9 +231,46 @@ class VLMRuntime:
         messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]}]
         before = self.llm.n_tokens
         self.llm.set_seed(self.seed)
+        start = time.perf_counter()
         chunks = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, top_k=1,
                                                  top_p=1.0, repeat_penalty=1.0, stream=True, grammar=_grammar(json_schema))
-        for piece in _timed(chunks, lambda choice: choice.get("delta", {}).get("content") or "", cancel, timings):
+        for piece in _timed(chunks, lambda choice: choice.get("delta", {}).get("content") or "", cancel, timings, start):
             if timings.prompt_tokens == 0:  # the image tokens are only known once the prompt is evaluated
                 timings.prompt_tokens = self.llm.n_tokens - before - 1
             yield piece
+
+
+def load_vlm(name: str | None = None, *, images: bool = True, models_dir: Path | None = None, **options: Any) -> VLMRuntime:
+    """The manifest's vision-language model (and its projector when ``images``), verified before loading and
+    with the verified hashes recorded for provenance."""
+    from .manifest import require
+
+    vlm = require("vlm", models_dir, name=name)
+    statuses = [vlm]
+    if images:
+        statuses.append(require("mmproj", models_dir, name=vlm.entry.mmproj or None))
+    hashes = {status.entry.name: status.sha256 or "" for status in statuses}
+    return VLMRuntime(vlm.path, mmproj_path=statuses[1].path if images else None, model_hashes=hashes, **options)
+
+
+_SHARED: dict[tuple[str, str | None], VLMRuntime] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_shared() -> None:
+    """Free the shared models before the interpreter tears down the streams llama.cpp's cleanup writes to."""
+    while _SHARED:
+        _, runtime = _SHARED.popitem()
+        runtime.llm.close()
+
+
+def shared_vlm(name: str | None = None) -> VLMRuntime:
+    """One loaded model per process (loading a 4B model takes seconds and gigabytes): the pipeline's reading,
+    narrative and batch runs reuse it. Calls are serialised by llama.cpp's single context, so runs share it
+    one at a time."""
+    key = (str(get_settings().models_dir), name)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = load_vlm(name)
+        return _SHARED[key]

@@ -48,7 +48,7 @@ def template_narrative(state: dict[str, Any]) -> str:
     return " ".join(lines)
 
 
-def model_narrative(state: dict[str, Any], on_piece: Callable[[str], None] | None = None, max_tokens: int = 320) -> str:
+def model_narrative(state: dict[str, Any], on_piece: Callable[[str], None] | None = None) -> str:
     """The installed model's narrative ('' when it produced nothing usable)."""
     from ..models.vlm import shared_vlm
 
@@ -56,6 +56,8 @@ def model_narrative(state: dict[str, Any], on_piece: Callable[[str], None] | Non
     evidence = "\n".join(_evidence_lines(state))
     if vlm.get("report"):
         evidence += f"\nYour earlier reading of the ECG image: {vlm['report']}"
-    runtime = shared_vlm(state.get("options", {}).get("vlm_model"))
-    answer = runtime.generate(NARRATIVE_PROMPT.format(evidence=evidence), max_tokens=max_tokens, on_piece=on_piece)
+    options = state.get("options", {})
+    runtime = shared_vlm(options.get("vlm_model"))
+    answer = runtime.generate(NARRATIVE_PROMPT.format(evidence=evidence), max_tokens=int(options.get("narrative_max_tokens", 320)),
+                              on_piece=on_piece)
     return answer.text.strip()

@@ -259,9 +259,14 @@ def write_narrative(state: CaseState, config: RunnableConfig) -> dict[str, Any]:
     text = template_narrative(state)
     if state.get("vlm") and state.get("options", {}).get("model_narrative", True):
         written = model_narrative(state, on_piece=lambda piece: emit(ProgressEvent("token", "narrate", piece)))
-        if written:
+        analysis = ecg_analysis(state)
+        if written and analysis is not None:
+            from ..explain.claims import check_claims, claim_score, extract_claims
+
+            checked = check_claims(extract_claims(None, written), analysis, labs_frame(state))
             return {"narrative": {"text": written, "author": "vision-language model (from the structured evidence)",
-                                  "template": text}}
+                                  "template": text, "claims": [c.to_dict() for c in checked],
+                                  "claim_summary": claim_score(checked)}}
     return {"narrative": {"text": text, "author": "template (no model)"}}
 
 

@@ -30,7 +30,8 @@ class RunOptions:
     model_narrative: bool = True
     vlm_model: str | None = None
     encoder_model: str | None = None
-    vlm_max_tokens: int = 512
+    vlm_max_tokens: int = 512  # the model's reading of the image
+    narrative_max_tokens: int = 320
     heatmap_method: str = "map"
 
     def to_dict(self) -> dict[str, Any]:
