@@ -205,6 +205,34 @@ def variants_table(fp32: Path, images: list[np.ndarray], work: Path) -> list[lis
     return rows
 
 
+def op_profile(paths: dict[str, Path], pixels: np.ndarray, runs: int = 3) -> list[list[object]]:
+    """onnxruntime's own profile: kernel milliseconds per call by operator type, fp32 next to int8."""
+    found: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as work:
+        for q, path in paths.items():
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = get_settings().n_threads
+            options.enable_profiling = True
+            options.profile_file_prefix = str(Path(work) / q)
+            options.log_severity_level = 3
+            profiled = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            for _ in range(runs + 1):
+                profiled.run(None, {"pixel_values": pixels})
+            events = json.loads(Path(profiled.end_profiling()).read_text())
+            first = min((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
+            warm = first["ts"] + first["dur"]  # the first call (allocations, first touches) is not counted
+            per_op: dict[str, float] = {}
+            for event in events:
+                if event.get("cat") == "Node" and event["name"].endswith("_kernel_time") and event["ts"] >= warm:
+                    per_op[event["args"]["op_name"]] = per_op.get(event["args"]["op_name"], 0.0) + event["dur"] / 1e3 / runs
+            found[q] = per_op
+    totals = {q: sum(v.values()) for q, v in found.items()}
+    ops = sorted({op for v in found.values() for op in v}, key=lambda op: -max(v.get(op, 0.0) for v in found.values()))
+    rows = [[f"`{op}`", *(f"{found[q].get(op, 0.0):.0f} ({100 * found[q].get(op, 0.0) / totals[q]:.0f}%)" for q in found)]
+            for op in ops if max(v.get(op, 0.0) for v in found.values()) >= 2.0]
+    return rows + [["total kernel time", *(f"{totals[q]:.0f}" for q in found)]]
+
+
 def fused_int8(src: Path, dst: Path) -> None:
     """onnxruntime's transformer optimizer (FastGelu, SkipLayerNormalization; attention fusion off, as the
     attention probabilities are outputs), then the default dynamic int8."""
@@ -276,6 +304,7 @@ def main() -> None:
     result = explain_image(encoder, scans[0], "rollout", layout)
     explain_rows = [[k, f"{1e3 * v:.0f}"] for k, v in result.timings.items()]
 
+    profile_rows = op_profile({"fp32": base["fp32"], "int8": base["int8"]}, encoder.preprocess(images[0]))
     with tempfile.TemporaryDirectory() as work:
         variant_rows = variants_table(base["fp32"], variant_images, Path(work))
 
@@ -300,6 +329,8 @@ def main() -> None:
         f"Target (base448, int8): >= {TARGET_SPEEDUP:g}x faster than fp32 with heatmap r >= {TARGET_CORRELATION:g}: "
         f"**{verdict}** (by quiet medians {int8['speedup']:.2f}x, by best calls {int8['best']:.2f}x; both must reach it; lowest r "
         f"{worst:.3f}). int4: {figures['int4']['speedup']:.2f}x by quiet medians, {figures['int4']['best']:.2f}x by best calls.",
+        "#### Where an int8 call goes (base448, onnxruntime profile, kernel ms per call and share; profiling adds overhead)",
+        table(["operator", "fp32 ms", "int8 ms"], profile_rows),
         f"#### int8 / int4 options tried (base448; each timed against fp32 in the same {VARIANT_ROUNDS[0]} rounds of "
         f"{VARIANT_ROUNDS[1]} calls; "
         f"heatmap r over the {len(variant_images)} scans)",

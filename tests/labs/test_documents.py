@@ -290,6 +290,63 @@ def test_real_cbc_report_headers() -> None:
     assert all(r.patient == "Mr. Saubhik Bhaumik" for r in doc.rows)
 
 
+def test_lazy_reading_gives_the_same_rows_as_reading_every_box(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The footer boxes left unread (notes, signatures below the table) change nothing that is returned."""
+    from workbench.labs.documents import ocr_tables
+
+    path = LABS / "cbc_report_2.png"
+    if not path.is_file():
+        pytest.skip(f"shared lab report pictures not found at {LABS}")
+
+    def everything(doc: DocumentRows) -> tuple:
+        rows = [(r.name, r.value_text, r.unit_text, r.ref_text, r.flag_text, r.section, r.source.bbox)
+                for r in doc.rows]
+        header = (doc.patient, doc.patient_id, doc.collected_at)
+        return rows, [(u.text, u.reason) for u in doc.unparsed], header, doc.warnings
+
+    lazy = read(path)
+    monkeypatch.setattr(ocr_tables, "_LAZY", False)
+    assert everything(read_document(path)) == everything(lazy)
+
+
+def test_lab_ocr_engine_is_its_own_and_leaves_the_ecg_engine_alone() -> None:
+    from workbench.ecg.image.device_text import get_ocr_engine
+    from workbench.labs.documents.ocr_text import get_lab_ocr_engine
+
+    ecg = get_ocr_engine()
+    before = (ecg.text_det.postprocess_op.box_thresh, ecg.text_det.limit_side_len, ecg.text_det.limit_type)
+    lab = get_lab_ocr_engine(1)
+    assert lab is not ecg and lab is get_lab_ocr_engine(1)
+    path = LABS / "cbc_report_2.png"
+    if path.is_file():
+        read(path)
+    assert (ecg.text_det.postprocess_op.box_thresh, ecg.text_det.limit_side_len, ecg.text_det.limit_type) == before
+
+
+def test_fused_hard_swish_models_compute_the_same() -> None:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import rapidocr_onnxruntime
+
+    from workbench.labs.documents.ocr_text import _fused_model
+
+    models = Path(rapidocr_onnxruntime.__file__).parent / "models"
+    rng = np.random.default_rng(0)
+    for name, shape in (("ch_PP-OCRv4_rec_infer.onnx", (2, 3, 48, 320)),
+                        ("ch_PP-OCRv4_det_infer.onnx", (1, 3, 320, 256))):
+        path = str(models / name)
+        fused = _fused_model(path)
+        assert fused is not None
+        ops = [n.op_type for n in onnx.load_from_string(fused).graph.node]
+        assert "HardSigmoid" in ops and "Clip" not in ops
+        x = rng.uniform(-1, 1, shape).astype(np.float32)
+        plain = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        quick = ort.InferenceSession(fused, providers=["CPUExecutionProvider"])
+        feed = {plain.get_inputs()[0].name: x}
+        assert np.abs(plain.run(None, feed)[0] - quick.run(None, feed)[0]).max() < 1e-4
+
+
 # ====================================================================== bad input
 @pytest.fixture(scope="session")
 def bad_files(documents: Path, text_pdfs: dict) -> Path:

@@ -15,10 +15,9 @@ def picture_and_layout(path: str | Path, *, page: int = 0) -> tuple[np.ndarray, 
     from ..ecg.image import digitize_file, is_image_file
 
     if not is_image_file(path):
-        from ..ecg.image.render import render_ecg
-        from ..ecg.readers import read_ecg
+        from ..models.image_input import paper_rendering
 
-        rendered = render_ecg(read_ecg(path), layout="3x4+1")
+        rendered = paper_rendering(path)
         return rendered.image, rendered.layout, "signal file drawn on standard paper (layout known)"
     from ..ecg.image.loading import load_pages
 

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from ...ecg.image.device_text.tokens import fix_digits
-from .ocr_text import TextBox, read_marks, read_text
+from .ocr_text import PageText, TextBox, read_marks, read_text
 from .rows import BBox, Cell, GridState, Origin, ParsedGrid, header_roles, is_flag, is_footer, parse_grid
 
 __all__ = ["ImageRows", "group_lines", "read_image_rows"]
+
+_LAZY = True  # read boxes alone on their line only where the tables need them (`_settle`)
 
 
 @dataclass
@@ -192,18 +194,15 @@ def read_image_rows(image: np.ndarray, origin: Origin, state: GridState | None =
     rendered PDF page, 1 for an image file)."""
     state = state if state is not None else GridState()
     out = ImageRows()
-    page = read_text(image, engine=engine)
-    out.boxes = len(page.boxes)
-    lines = group_lines(page.boxes)
-    headers = _header_lines(lines)
-    guessed = None if headers else _guess_columns(lines)
+    page = read_text(image, engine=engine, lazy=_LAZY)
+    page.read([b for line in group_lines(page.pending) if len(line) > 1 for b in line])  # header rows are among these
+    lines, headers, guessed = _settle(page, [])
+    out.boxes = len(page.boxes) + len(page.pending)
     start = headers[0] + 1 if headers else guessed[1] if guessed else None
     if start is not None:  # table lines: look for short texts the detector missed (flags, one-digit values)
         marks = read_marks(image, page, lines[start:], engine=engine)
         if marks:
-            lines = group_lines(page.boxes + marks)
-            headers = _header_lines(lines)
-            guessed = None if headers else _guess_columns(lines)
+            lines, headers, guessed = _settle(page, marks)
     first = headers[0] if headers else len(lines)
     segments: list[tuple[list[_Column], list[list[TextBox]]]] = []
     for n, at in enumerate(headers):
@@ -223,6 +222,37 @@ def read_image_rows(image: np.ndarray, origin: Origin, state: GridState | None =
         out.parsed.unparsed += parsed.unparsed
         out.parsed.has_header = out.parsed.has_header or parsed.has_header
     return out
+
+
+def _settle(page: PageText, marks: list[TextBox]) -> tuple[list[list[TextBox]], list[int], tuple | None]:
+    """Lines, header lines and guessed columns, after reading every pending box the tables need.
+
+    Boxes alone on their line are read only where they count: above the first table (the report header) and
+    in a table's body up to the sentence that ends it. Below that (notes, disclaimers, signatures) they stay
+    unread unless another table starts (a header row has two boxes or more, and those are all read). The
+    result is the same as with every box read, in fewer recogniser calls.
+    """
+    while True:
+        lines = group_lines(page.boxes + marks + page.pending)
+        headers = _header_lines(lines)
+        guessed = None if headers else _guess_columns(lines)
+        first = headers[0] if headers else guessed[1] if guessed else len(lines)
+        need = [line for line in lines[:first] if any(b.pending for b in line)]
+        need += [line for line in lines if len(line) > 1 and any(b.pending for b in line)]
+        segments = [(at + 1, headers[n + 1] if n + 1 < len(headers) else len(lines),
+                     [_Column(b.x0, b.x1, b.text) for b in lines[at]]) for n, at in enumerate(headers)]
+        if guessed is not None:
+            segments.append((first, len(lines), guessed[0]))
+        for begin, end, columns in segments:
+            for line in lines[begin:end]:
+                if any(b.pending for b in line):
+                    need.append(line)
+                    break
+                if _is_prose(line, columns) and not is_footer(" ".join(b.text for b in line)):
+                    break
+        if not need:
+            return lines, headers, guessed
+        page.read([b for line in need for b in line if b.pending])
 
 
 def _header_lines(lines: list[list[TextBox]]) -> list[int]:

@@ -8,30 +8,37 @@ pages are upright (a small tilt is measured from the boxes and taken out of thei
 Small marks the detector misses on a table line (a flag "L" or "*", a one-digit value) are found as ink
 outside every box and read on their own (`read_marks`).
 
-The engine is the one the ECG reader uses (`get_ocr_engine`), created once per process.
+Recognition is most of the time (about 12 ms per box on one core): `read_text` with ``lazy=True`` only
+finds the boxes, and the table reader reads those it needs (`PageText.read`). Each crop is padded to its
+own width (rounded up), so a box reads the same whichever boxes are read with it.
+
+The engine (`get_lab_ocr_engine`) has the ECG reader's models but is its own instance, created once per
+process and thread count (the ``threads`` setting): the ECG reader's engine is never changed from here.
+See benchmarks/labs_speed.py and docs/BENCHMARKS.md for what each choice costs and gains.
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ...ecg.image.device_text.ocr import get_ocr_engine
+from ...config import get_settings
 from .cells import clean_text, is_flag
 from .rows import BBox
 
-__all__ = ["PageText", "TextBox", "read_marks", "read_text"]
+log = logging.getLogger(__name__)
+
+__all__ = ["PageText", "TextBox", "get_lab_ocr_engine", "read_marks", "read_text"]
 
 _MIN_SCORE = 0.5
 _SMALL_TEXT_PX = 14.0  # below this box height the page is enlarged before detection
 _TARGET_TEXT_PX = 26.0
-_DET_SIDE = 1600  # detection runs on a copy at most this long (text stays > 14 px on an A4 page); reading
-#                   uses the full-resolution picture
 
 
 @dataclass
@@ -46,6 +53,7 @@ class TextBox:
     yc: float = 0.0
     x0: float = 0.0  # left / right edge after de-tilting
     x1: float = 0.0
+    pending: bool = False  # found by the detector but not read yet (text "", see `PageText.read`)
 
     @property
     def height(self) -> float:
@@ -54,31 +62,206 @@ class TextBox:
 
 @dataclass
 class PageText:
-    """All boxes of a page and the page tilt (radians) that was taken out of their centres."""
+    """The boxes of a page and the page tilt (radians) that was taken out of their centres.
+
+    ``boxes`` are the boxes read; ``pending`` those found but not read yet (`read_text` with ``lazy=True``),
+    read on demand with `read`: recognition is most of the OCR time, and a report's footer (notes,
+    disclaimers, signatures) is often a third of its text.
+    """
 
     boxes: list[TextBox]
     angle: float = 0.0
+    pending: list[TextBox] = field(default_factory=list)
+    _crops: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict, repr=False)  # id(box) -> crop, h
+    _rank: dict[int, int] = field(default_factory=dict, repr=False)  # id(box) -> the detector's order
+    _engine: Any = field(default=None, repr=False)
+
+    def read(self, boxes: list[TextBox]) -> None:
+        """Read the given pending boxes: they move to ``boxes`` (kept in the detector's order), or are dropped
+        when nothing legible is there."""
+        todo = [b for b in boxes if b.pending and id(b) in self._crops]
+        if not todo:
+            return
+        jobs = [self._crops.pop(id(b)) for b in todo]
+        found = _recognise(self._engine, [crop for crop, _ in jobs], [h for _, h in jobs])
+        done = {id(b) for b in todo}
+        self.pending = [b for b in self.pending if id(b) not in done]
+        for box, (text, score) in zip(todo, found):
+            text = _normalise(text)
+            box.pending = False
+            if text and score >= _MIN_SCORE:
+                box.text, box.score = text, score
+                self.boxes.append(box)
+        self.boxes.sort(key=lambda b: self._rank.get(id(b), len(self._rank)))
+
+    def read_all(self) -> None:
+        self.read(list(self.pending))
+
+
+# ====================================================================== engine
+_ENGINES: dict[int, Any] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def get_lab_ocr_engine(threads: int | None = None) -> Any:
+    """The RapidOCR engine for report pages, created on first use and kept for the process (one per thread count).
+
+    Same models as the ECG reader's engine (`get_ocr_engine`) but its own instance, so that nothing set here
+    reaches the ECG reader. ``threads``: onnxruntime threads per model; default the ``threads`` setting
+    (0 = all cores). The model sessions are made here (see `_session`) rather than by RapidOCR.
+    """
+    n = max(1, int(threads if threads else get_settings().n_threads))
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(n)
+        if engine is None:
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except ImportError as exc:  # pragma: no cover - depends on the environment
+                raise ImportError("reading scanned lab reports needs the OCR package: pip install "
+                                  "rapidocr_onnxruntime") from exc
+            engine = RapidOCR(det_limit_type="max", det_limit_side_len=2000, intra_op_num_threads=n,
+                              inter_op_num_threads=1)
+            for holder in (getattr(engine.text_det, "infer", None), getattr(engine.text_rec, "session", None)):
+                path = getattr(getattr(holder, "session", None), "_model_path", None)
+                if path:
+                    holder.session = _session(path, n)
+            _ENGINES[n] = engine
+        return engine
+
+
+_SPIN = False  # let idle onnxruntime threads spin (onnxruntime's and RapidOCR's default)
+_FUSE_HARD_SWISH = True
+
+
+def _session(path: str, threads: int) -> Any:
+    """An onnxruntime session of one of RapidOCR's models, made as RapidOCR makes it except that
+
+    - with more than one thread, idle threads sleep instead of spinning: spinning threads fight any other
+      work on the machine for the cores (on a busy 2-core machine two spinning threads made a page 2-3
+      times slower than one thread);
+    - the model's hard-swish activations are fused (`_fused_model`): same outputs, about 10% less time.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.enable_cpu_mem_arena = False  # as RapidOCR: the arena kept ~150 MB more and was not faster here
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    if threads > 1 and not _SPIN:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model = _fused_model(path) if _FUSE_HARD_SWISH else None
+    return ort.InferenceSession(model or path, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _fused_model(path: str) -> bytes | None:
+    """The model with each hard-swish written as ``x * HardSigmoid(x)`` (2 operators instead of 4), or None.
+
+    The Paddle export spells hard-swish as ``Add(x, 3) -> Clip(0, 6) -> Mul(x) -> Div(6)``: four passes over
+    every feature map, which onnxruntime does not fuse (28 in the recogniser, 24 in the detector). The
+    function is the same (outputs differ by ~1e-6; every text read on the benchmark pages is unchanged).
+    The opset stays 12 (``HardSwish`` itself needs 14, which would change other operators).
+    """
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+
+        model = onnx.load(path)
+    except Exception:  # onnx missing or the file not readable by it: the model as it is
+        log.debug("hard-swish fusion skipped for %s", path, exc_info=True)
+        return None
+    graph = model.graph
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node
+              if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"}
+    consts.update({t.name: numpy_helper.to_array(t) for t in graph.initializer})
+    producer = {o: n for n in graph.node for o in n.output}
+    uses: dict[str, int] = {}
+    for n in graph.node:
+        for name in n.input:
+            uses[name] = uses.get(name, 0) + 1
+
+    def scalar(name: str, value: float) -> bool:
+        c = consts.get(name)
+        return c is not None and c.size == 1 and float(c.reshape(-1)[0]) == value
+
+    replace: dict[int, list[Any]] = {}
+    for div in graph.node:
+        mul = producer.get(div.input[0]) if div.op_type == "Div" and len(div.input) == 2 else None
+        if mul is None or mul.op_type != "Mul" or not scalar(div.input[1], 6.0):
+            continue
+        clip = next((producer[i] for i in mul.input if i in producer and producer[i].op_type == "Clip"), None)
+        if clip is None or len(clip.input) != 3 or not (scalar(clip.input[1], 0.0) and scalar(clip.input[2], 6.0)):
+            continue
+        x = next((i for i in mul.input if i != clip.output[0]), None)
+        add = producer.get(clip.input[0])
+        if x is None or add is None or add.op_type != "Add" or x not in add.input:
+            continue
+        if not scalar(next((i for i in add.input if i != x), ""), 3.0):
+            continue
+        if any(uses.get(n.output[0], 0) != 1 for n in (add, clip, mul)):
+            continue
+        gate = div.output[0] + "_hardsigmoid"
+        replace[id(div)] = [helper.make_node("HardSigmoid", [x], [gate], name=gate, alpha=1.0 / 6.0, beta=0.5),
+                            helper.make_node("Mul", [x, gate], [div.output[0]], name=div.output[0] + "_hardswish")]
+        replace[id(add)] = replace[id(clip)] = replace[id(mul)] = []
+    if not replace:
+        return None
+    nodes = [m for n in graph.node for m in replace.get(id(n), [n])]
+    used = {name for n in nodes for name in n.input} | {o.name for o in graph.output}
+    nodes = [n for n in nodes if n.op_type != "Constant" or n.output[0] in used]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model.SerializeToString()
 
 
 # ====================================================================== OCR
-_DET_LOCK = threading.Lock()
+_DET_SIDE = 1600  # detection runs on a copy at most this long (text stays > 14 px on an A4 page); reading
+#                   uses the full-resolution picture
 _BOX_THRESH = 0.3  # RapidOCR's 0.5 drops lone flag letters ("H" beside a result); the recogniser's score filters
+_REC_MIN_RATIO: float | None = None  # crops narrower (width / height) are padded to this; None: the model's 320 / 48
+_REC_BATCH = 6
+_REC_OWN_WIDTH = True  # False: RapidOCR's padding to the widest crop of the batch (as before; benchmark)
+_REC_WIDTH_STEP = 128  # px: a crop is padded to its width rounded up to this (0: not rounded)
 
 
-def _detect(engine: Any, image: np.ndarray) -> list[np.ndarray]:
-    """Text boxes (4 corners each). The engine is shared with the ECG reader: its detector threshold is
-    lowered for this call only and put back."""
-    post = getattr(getattr(engine, "text_det", None), "postprocess_op", None)
-    with _DET_LOCK:
-        saved = getattr(post, "box_thresh", None)
-        try:
-            if saved is not None:
-                post.box_thresh = min(saved, _BOX_THRESH)
-            found, _ = engine(image, use_cls=False, use_rec=False)
-        finally:
-            if saved is not None:
-                post.box_thresh = saved
-    return [np.asarray(q, dtype=np.float32).reshape(4, 2) for q in (found or [])]
+def _detect(engine: Any, image: np.ndarray, side: float) -> list[np.ndarray]:
+    """Text boxes (4 corners each, in ``image`` pixels) found on a copy of ``image`` scaled to ``side`` pixels
+    on its long side. RapidOCR's detector model is run directly (its own pre- and post-processing with a
+    lower box threshold): nothing of the engine is changed."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    det = getattr(engine, "text_det", None)
+    if det is None or not hasattr(det, "infer"):  # any engine with RapidOCR's call convention
+        small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        found, _ = engine(small, use_cls=False, use_rec=False)
+        return [np.asarray(q, dtype=np.float32).reshape(4, 2) / scale for q in (found or [])]
+    dh, dw = max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32)
+    small = cv2.resize(image, (dw, dh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    mean = np.asarray(getattr(det, "mean", None) or 0.5, np.float32)
+    std = np.asarray(getattr(det, "std", None) or 0.5, np.float32)
+    tensor = ((small.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1)[None]  # as RapidOCR's DetPreProcess
+    preds = det.infer(tensor)[0]
+    boxes, _ = _post_process(det)(preds, (h, w))
+    if len(boxes) == 0:
+        return []
+    boxes = det.filter_tag_det_res(boxes, (h, w))
+    return [np.asarray(q, dtype=np.float32).reshape(4, 2) for q in boxes]
+
+
+_POST: dict[int, Any] = {}
+
+
+def _post_process(det: Any) -> Any:
+    """A copy of the detector's box finder with the lower box threshold (the engine's own stays as it is)."""
+    post = _POST.get(id(det))
+    if post is None:
+        import copy
+
+        post = copy.copy(det.postprocess_op)
+        post.box_thresh = min(post.box_thresh, _BOX_THRESH)
+        _POST[id(det)] = post
+    return post
 
 
 def _side_room(quads: list[np.ndarray]) -> list[tuple[float, float]]:
@@ -118,13 +301,13 @@ def _padded_crop(image: np.ndarray, quad: np.ndarray, room: tuple[float, float])
 def _recognise(engine: Any, crops: list[np.ndarray], heights: list[float]) -> list[tuple[str, float]]:
     """(text, score) for each crop; ``heights`` are the text heights in the crops (for the spaces)."""
     rec = getattr(engine, "text_rec", None)
-    if rec is None:  # any engine with RapidOCR's call convention, one crop at a time
+    if rec is None or not hasattr(rec, "session"):  # any engine with RapidOCR's call convention, one crop at a time
         out = []
         for crop in crops:
             found, _ = engine(crop, use_det=False, use_cls=False)
             out.append((str(found[0][0]), float(found[0][1])) if found else ("", 0.0))
         return out
-    results, _ = rec(crops, return_word_box=True)  # RapidOCR's recogniser: batched, with character positions
+    results = _run_recogniser(rec, crops)
     out = []
     for crop, height, result in zip(crops, heights, results):
         text, score = str(result[0]), float(result[1])
@@ -132,6 +315,35 @@ def _recognise(engine: Any, crops: list[np.ndarray], heights: list[float]) -> li
             text = _restore_spaces(crop, height, text, result[2])
         out.append((text, score))
     return out
+
+
+def _run_recogniser(rec: Any, crops: list[np.ndarray]) -> list[Any]:
+    """RapidOCR's recogniser on the crops, with character positions.
+
+    RapidOCR pads every crop of a batch to the widest of the batch, and the recogniser reads a crop a little
+    differently with more padding: a box's text then depended on which boxes were read with it. Here each
+    crop is padded to its own width rounded up to `_REC_WIDTH_STEP` pixels (at least the model's 320): the
+    same text whatever else is read, some padding right of a long line as before, and crops of the same
+    padded width still share a batch.
+    """
+    _, in_h, in_w = rec.rec_image_shape
+    least = _REC_MIN_RATIO or in_w / in_h
+    ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
+    groups: dict[float, list[int]] = {}
+    for k in sorted(range(len(crops)), key=lambda k: ratios[k]):
+        own = math.ceil(ratios[k] * in_h / _REC_WIDTH_STEP) * _REC_WIDTH_STEP / in_h if _REC_WIDTH_STEP else ratios[k]
+        groups.setdefault(max(least, own) if _REC_OWN_WIDTH else 0.0, []).append(k)
+    results: list[Any] = [("", 0.0)] * len(crops)
+    for key, members in sorted(groups.items()):
+        for start in range(0, len(members), _REC_BATCH):
+            batch = members[start:start + _REC_BATCH]
+            widest = key or max(least, max(ratios[k] for k in batch))
+            tensor = np.stack([rec.resize_norm_img(crops[k], widest) for k in batch]).astype(np.float32)
+            preds = rec.session(tensor)[0]
+            for k, result in zip(batch, rec.postprocess_op(preds, True, wh_ratio_list=[ratios[k] for k in batch],
+                                                            max_wh_ratio=widest)):
+                results[k] = result
+    return results
 
 
 _WORD_GAP = 0.17  # blank run between two characters, in box heights, that is a space (letters: <= 0.11)
@@ -179,35 +391,36 @@ def _longest_run(flags: np.ndarray) -> int:
     return best
 
 
-def read_text(image: np.ndarray, *, engine: Any = None) -> PageText:
-    """Text boxes of a page picture (RGB uint8), in image pixels, tilt-corrected centres filled in."""
-    engine = engine if engine is not None else get_ocr_engine()
+def read_text(image: np.ndarray, *, engine: Any = None, lazy: bool = False) -> PageText:
+    """Text boxes of a page picture (RGB uint8), in image pixels, tilt-corrected centres filled in.
+
+    With ``lazy`` the boxes are found but not read: all are in ``pending`` and the caller reads those it needs
+    (`PageText.read`); the result for a box read later is the same as when read at once.
+    """
+    engine = engine if engine is not None else get_lab_ocr_engine()
     img = np.ascontiguousarray(image[:, :, :3] if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2))
-    shrink = min(1.0, _DET_SIDE / max(img.shape[:2]))
-    small = img if shrink == 1.0 else cv2.resize(img, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-    quads = [q / shrink for q in _detect(engine, small)]
+    quads = _detect(engine, img, min(_DET_SIDE, max(img.shape[:2])))
     scale = 1.0
     heights = [float(np.linalg.norm(q[3] - q[0])) for q in quads]
     if heights and median(heights) < _SMALL_TEXT_PX:  # small print: enlarge so that the detector sees it
         scale = min(3.0, _TARGET_TEXT_PX / max(1.0, median(heights)))
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        quads = _detect(engine, img)
+        quads = _detect(engine, img, min(2000, max(img.shape[:2])))
     crops = [_padded_crop(img, q, r) for q, r in zip(quads, _side_room(quads))] if quads else []
     keep = [i for i, c in enumerate(crops) if c.size]
-    heights = [float(np.linalg.norm(quads[i][3] - quads[i][0])) for i in keep]
-    read = _recognise(engine, [crops[i] for i in keep], heights) if keep else []
-    boxes = []
-    for i, (text, score) in zip(keep, read):
-        text = _normalise(text)
-        if not text or score < _MIN_SCORE:
-            continue
-        q = quads[i] / scale
-        boxes.append(TextBox(text, score, (float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()),
-                                           float(q[:, 1].max())), h=float(np.linalg.norm(q[3] - q[0]))))
     angle = _page_angle([quads[i] / scale for i in keep])
-    for box in boxes:
+    page = PageText([], angle, _engine=engine)
+    for n, i in enumerate(keep):
+        q = quads[i] / scale
+        box = TextBox("", 0.0, (float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max())),
+                      h=float(np.linalg.norm(q[3] - q[0])), pending=True)
         _detilt(box, angle)
-    return PageText(boxes, angle)
+        page.pending.append(box)
+        page._crops[id(box)] = (crops[i], float(np.linalg.norm(quads[i][3] - quads[i][0])))
+        page._rank[id(box)] = n
+    if not lazy:
+        page.read_all()
+    return page
 
 
 _LOOKALIKES = str.maketrans({"★": "*", "☆": "*", "＊": "*", "∗": "*", "丨": "|", "：": ":", "（": "(",
@@ -252,7 +465,7 @@ def read_marks(image: np.ndarray, page: PageText, lines: list[list[TextBox]], *,
     """
     if not lines:
         return []
-    engine = engine if engine is not None else get_ocr_engine()
+    engine = engine if engine is not None else get_lab_ocr_engine()
     gray = image.min(axis=2) if image.ndim == 3 else image
     h_all = median(b.height for line in lines for b in line)
     block = max(3, int(2 * round(1.5 * h_all) + 1))
@@ -261,7 +474,7 @@ def read_marks(image: np.ndarray, page: PageText, lines: list[list[TextBox]], *,
     cx, cy = centres[:, 0], centres[:, 1]
     free = np.ones(len(stats), bool)
     free[0] = False  # the background
-    for x0, y0, x1, y1 in (b.bbox for b in page.boxes):
+    for x0, y0, x1, y1 in (b.bbox for b in page.boxes + page.pending):  # unread boxes hold text too
         free &= ~((cx >= x0 - 2) & (cx <= x1 + 2) & (cy >= y0 - 2) & (cy <= y1 + 2))
     c, s = math.cos(-page.angle), math.sin(-page.angle)
     level = s * cx + c * cy  # de-tilted vertical position of each piece
