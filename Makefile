@@ -15,9 +15,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-## set everything up, then run the main job (for now: analyse the bundled example ECG)
+## set everything up, then start the clinic kiosk (bundled example case; the models that are installed) and print its address
 run: $(STAMP)
-	$(BIN)/workbench demo
+	$(BIN)/workbench kiosk
 
 ## set everything up, then run the whole test suite
 test: $(STAMP)

@@ -428,6 +428,78 @@ def case_show(case_id: str, as_json: bool, db: Path | None) -> None:
     click.echo(DISCLAIMER)
 
 
+@main.group("eval", cls=_Group)
+def eval_group() -> None:
+    """Validation studies: run the engine over labelled data sets, then report metrics with intervals."""
+
+
+@eval_group.command("run")
+@click.option("--dataset", "datasets", multiple=True, required=True, metavar="KIND:PATH",
+              help="Data set (repeat for several): cinc2021, cpsc2021, ptbdb, ptbxl, ecginstruct (JSONL), images, store.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Results folder (resumed if it exists).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="Existing Dask scheduler (default: a local cluster).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes (default: one per core).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many records (in data set order).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Records per task and per result file.")
+@click.option("--predictor", type=click.Choice(["engine", "vlm"]), default="engine", show_default=True,
+              help="engine: the measurement engine; vlm: the installed vision-language model.")
+@click.option("--json", "as_json", is_flag=True)
+def eval_run(datasets: tuple[str, ...], out: Path, scheduler: str | None, workers: int | None, limit: int | None,
+             batch_size: int | None, predictor: str, as_json: bool) -> None:
+    """Analyse every record not yet in OUT and append the results (one Parquet file per finished batch)."""
+    from .eval.batch import run_study
+
+    run = run_study(list(datasets), out, scheduler=scheduler, workers=workers, limit=limit, batch_size=batch_size,
+                    predictor=predictor, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(run.to_dict(), indent=2, default=str))
+        return
+    rate = f", {run.records_per_s:.2f} records/s on {run.workers} workers" if run.done else ""
+    click.echo(f"{out}: {run.done} analysed now ({run.errors} with an error), {run.skipped} already done, "
+               f"{run.total} in all{rate}.")
+    if run.failed_batches:
+        click.echo(f"{run.failed_batches} batch(es) were lost with their worker; run the same command again to retry them.", err=True)
+
+
+@eval_group.command("report")
+@click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: OUT/report.html.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for the 95% CIs.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def eval_report(out: Path, html_path: Path | None, n_boot: int, seed: int) -> None:
+    """Metrics, tables and figures of a results folder: report.html (offline), metrics.json, summary.md."""
+    from .eval.report import write_report
+
+    paths = write_report(out, html_path=html_path, n_boot=n_boot, seed=seed)
+    for kind, path in paths.items():
+        click.echo(f"{kind}: {path}")
+
+
+@eval_group.command("study")
+@click.option("--shared-data", type=click.Path(file_okay=False, exists=True, path_type=Path), required=True,
+              help="The shared data folder (with ecg/cinc2021, ecg/cpsc2021, ecg/ptbdb, ecg/ptbxl).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder (default: a new temporary folder).")
+@click.option("--doc", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the validation doc here (e.g. docs/VALIDATION.md).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT")
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def eval_study(shared_data: Path, out: Path | None, doc: Path | None, scheduler: str | None, workers: int | None,
+               n_boot: int, seed: int) -> None:
+    """The reference study on every labelled public record, its report and (with --doc) the validation doc."""
+    import tempfile
+
+    from .eval.study import run_shared_study
+
+    out = out or Path(tempfile.mkdtemp(prefix="workbench-study-"))
+    result = run_shared_study(shared_data, out, doc=doc, workers=workers, scheduler=scheduler, n_boot=n_boot, seed=seed)
+    run = result["run"]
+    click.echo(f"{out}: {run.total} records ({run.done} analysed now, {run.skipped} already done, {run.errors} errors).")
+    for kind, path in result["paths"].items():
+        click.echo(f"{kind}: {path}")
+
+
 @main.group(cls=_Group)
 def vlm() -> None:
     """The ECG vision-language model (llama.cpp)."""
@@ -461,6 +533,22 @@ def vlm_run(image: Path, prompt: str | None, as_json: bool, name: str | None, ma
     click.echo(f"\n\n[{result.backend}] load {t.load_s:.2f} s, prompt {t.prompt_tokens} tokens, first token {ttft}, "
                f"{t.completion_tokens} tokens at {rate}")
     click.echo(DISCLAIMER)
+
+
+@main.command("kiosk")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port to serve on (default 8866, or a free one when 8866 is taken).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Keep 127.0.0.1 unless other machines must reach the kiosk.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser; only print the address.")
+def kiosk_cmd(port: int | None, host: str, no_browser: bool) -> None:
+    """Start the clinic kiosk (intake -> report in a browser page) and print its address with the access token.
+    The token is created on first start and kept in ~/.config/workbench/kiosk_token. Stop with Ctrl-C."""
+    from .kiosk.launcher import run_kiosk
+
+    code = run_kiosk(port=port, host=host, open_browser=not no_browser, echo=click.echo)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
