@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -92,18 +92,22 @@ class ErrorBox:
         self._render()
 
     def add(self, message: str) -> None:
+        """Add one message to those shown (a repeat of one already shown is ignored)."""
         if message and message.strip() and message not in self.messages:
             self.messages.append(message)
             self._render()
 
     def show_exception(self, exc: BaseException) -> None:
+        """Show a failure in plain words (see `plain_error`)."""
         self.show(plain_error(exc))
 
     def clear(self) -> None:
+        """Hide the box (nothing to report)."""
         self.show()
 
     @property
     def text(self) -> str:
+        """The shown messages as one string (for tests and logs)."""
         return " ".join(self.messages)
 
     def _render(self) -> None:
@@ -136,6 +140,7 @@ def note(text: str, *, css_class: str = "wb-note") -> widgets.HTML:
 
 
 def urgency_colours(urgency: str | None) -> tuple[str, str]:
+    """(background, text) colours of an urgency, grey when it is unknown."""
     return URGENCY_COLOURS.get(str(urgency or ""), UNKNOWN_URGENCY)
 
 
@@ -161,14 +166,6 @@ def ecg_path_of(state: Mapping[str, Any]) -> str | None:
     if not path and state.get("ecg"):
         path = (state["ecg"].get("record") or {}).get("path")
     return str(path) if path else None
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for item in items:
-        if item not in seen:
-            seen.append(item)
-    return seen
 
 
 def reuse_figure_widget(widget: Any, figure: Any) -> Any:

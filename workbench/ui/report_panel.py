@@ -97,6 +97,7 @@ class RunProgress:
         self._lock = threading.Lock()
 
     def start(self, text: str = "Analysing...") -> None:
+        """Show the bar, empty, for a new run."""
         with self._lock:
             self.nodes.clear()
             self.bar.value, self.bar.bar_style = 0, "info"
@@ -123,12 +124,14 @@ class RunProgress:
         self.steps.value = "<div style='display:flex;flex-wrap:wrap'>" + "".join(items) + "</div>"
 
     def finish(self, text: str, *, ok: bool = True) -> None:
+        """Fill the bar (steps a run skips at planning send no event) and say how the run ended."""
         with self._lock:
             self.bar.value = self.bar.max
             self.bar.bar_style = "success" if ok else "danger"
             self.status.value = f"<b>{esc(text)}</b>"
 
     def note(self, text: str) -> None:
+        """Replace the status line (e.g. while the displays are prepared)."""
         self.status.value = f"<b>{esc(text)}</b>"
 
 
@@ -164,6 +167,7 @@ def claims_html(claims: Sequence[Mapping[str, Any]] | None, summary: Mapping[str
 
 
 def recommendations_html(items: Sequence[Mapping[str, Any]] | None, kind: str, title: str) -> str:
+    """The recommendations of one kind (next_step or lifestyle) as a list, each with its citation."""
     chosen = [r for r in (items or []) if r.get("kind") == kind]
     if not chosen:
         return ""
