@@ -170,15 +170,19 @@ def ecg_path_of(state: Mapping[str, Any]) -> str | None:
 
 def reuse_figure_widget(widget: Any, figure: Any) -> Any:
     """``figure`` shown in ``widget`` (updated in place) or in a new widget when there is none: every plotly
-    FigureWidget carries the whole plotly.js bundle (about 5 MB) to the browser, so panels keep theirs."""
-    if widget is None:
-        import plotly.graph_objects as go
+    FigureWidget carries the whole plotly.js bundle (about 5 MB) to the browser, so panels keep theirs. The
+    figure goes through its JSON, so dates arrive as dates (not nanosecond numbers) when a widget is reused."""
+    import json
 
-        return go.FigureWidget(figure)
+    import plotly.graph_objects as go
+
+    payload = json.loads(figure.to_json())
+    if widget is None:
+        return go.FigureWidget(payload)
     with widget.batch_update():
         widget.data = []
-        widget.add_traces(list(figure.data))
-        widget.layout = figure.layout
+        widget.add_traces(payload.get("data", []))
+        widget.layout = payload.get("layout", {})
     return widget
 
 
