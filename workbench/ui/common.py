@@ -171,12 +171,11 @@ def ecg_path_of(state: Mapping[str, Any]) -> str | None:
 def reuse_figure_widget(widget: Any, figure: Any) -> Any:
     """``figure`` shown in ``widget`` (updated in place) or in a new widget when there is none: every plotly
     FigureWidget carries the whole plotly.js bundle (about 5 MB) to the browser, so panels keep theirs. The
-    figure goes through its JSON, so dates arrive as dates (not nanosecond numbers) when a widget is reused."""
-    import json
-
+    figure's date arrays are passed as ISO text, so they arrive as dates (not nanosecond numbers) when reused."""
     import plotly.graph_objects as go
 
-    payload = json.loads(figure.to_json())
+    payload = {"data": [_dates_as_text(t.to_plotly_json()) for t in figure.data],
+               "layout": _dates_as_text(figure.layout.to_plotly_json())}
     if widget is None:
         return go.FigureWidget(payload)
     with widget.batch_update():
@@ -184,6 +183,20 @@ def reuse_figure_widget(widget: Any, figure: Any) -> Any:
         widget.add_traces(payload.get("data", []))
         widget.layout = payload.get("layout", {})
     return widget
+
+
+def _dates_as_text(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_dates_as_text(v) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "M":
+        return [str(t) for t in np.datetime_as_string(value, unit="s")]
+    if isinstance(value, np.ndarray) and value.dtype == object and any(hasattr(v, "isoformat") for v in value[:1]):
+        return [v.isoformat() if hasattr(v, "isoformat") else v for v in value]
+    return value
 
 
 # ------------------------------------------------------------------------------------------ state from the store

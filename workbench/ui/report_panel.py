@@ -54,7 +54,7 @@ class DownloadButton(anywidget.AnyWidget):
     (no megabytes of data URI in the page), from a path kept in Python and never sent to the browser."""
 
     _esm = _DOWNLOAD_ESM
-    _css = ".wb-download-button { min-width: 180px; height: 40px; margin: 4px 8px 4px 0; font-size: 1em; }"
+    _css = ".wb-download-button { width: auto !important; min-width: 240px; height: 40px; margin: 4px 8px 4px 0; padding: 0 14px; font-size: 1em; }"
     label = traitlets.Unicode("Download").tag(sync=True)
     filename = traitlets.Unicode("").tag(sync=True)
     mime = traitlets.Unicode("application/octet-stream").tag(sync=True)
