@@ -348,13 +348,24 @@ def main() -> None:
     update_section(SECTION, body)
 
 
-#: how the figures read (static text, written from the measured run; re-check when the code changes)
-READING = """Reading: the weight MatMuls (Q/K/V/output projections and the MLP) are most of a SigLIP forward pass,
-and int8 dynamic quantisation turns them into onnxruntime's fused `DynamicQuantizeMatMul` / `MatMulIntegerToFloat`
-kernels (AVX512-VNNI on this CPU). The attention products (activation x activation), softmax and the `attentions`
-concatenation stay fp32 (`MatMulConstBOnly`), which bounds the speed-up but keeps the attention maps, and so the
-heatmaps, close to fp32. The models are random-weight: the correlation measures quantisation noise on real ECG
-pictures, not the quality of a trained model's maps, and must be re-measured on the real MedSigLIP export."""
+#: how the figures read (static text, written from the run of 2026-11-23 09:58; re-check when the code changes)
+READING = """Reading (run of 2026-11-23 09:58): with the machine quiet (every base448 call counted as quiet), int8 runs the
+SigLIP-base-sized 448 px model in 216 ms against 440 ms for fp32, 2.04x, with heatmaps that correlate at r >= 0.98
+(MAP) and >= 0.99 (rollout) with fp32 on all 26 scans: the target is met, but only just, and not when other work
+shares the two cores (earlier runs of this script under load gave 1.8-1.9x). The profile says why it cannot go much
+further: the quantised GEMMs (`DynamicQuantizeMatMul`, `MatMulIntegerToFloat`, AVX512-VNNI) are 40% of an int8 call;
+the rest is work quantisation does not touch - the fp32 attention products and softmax (about 30%, left fp32 on
+purpose so the attention maps stay exact), the `Concat` that stacks the 604 MB `attentions` output (15%) and GELU's
+element-wise ops. The options tried confirm it: per-tensor weights and `quant_pre_process` are within 3% of the
+default (per-channel kept: safer for trained weights, same speed). The later rows of the options table ran while
+other work shared the machine (quiet/all 0-3 of 10), so their figures are noisy and do not rank them; timed by hand
+on a quiet machine the same day, quantising the attention products too (232 vs 216 ms) and onnxruntime.transformers'
+FastGelu/SkipLayerNorm fusion (269 vs 239 ms) were no faster than the default, and static QDQ also ruins the MAP map
+(r 0.65); reduce_range (7-bit) is meant for CPUs without VNNI. int4 (MatMulNBits) gives the smallest file (63 MB)
+but at most 1.1-1.2x over fp32 on this CPU (block 128; block 32 about 1.0x), so int8 is the recommended export. Margin would come from shrinking the `attentions` output (head-fused or float16, or
+only the layers rollout needs): it is also the memory problem (1.8 GB per call for MedSigLIP-448). The models are
+random-weight: the correlations measure quantisation noise on real ECG pictures, not the quality of a trained
+model's maps, and must be re-measured on the real MedSigLIP export."""
 
 
 if __name__ == "__main__":
