@@ -7,7 +7,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from workbench.eval.batch import process_batch, run_study
+from workbench.eval.batch import process_batch, run_study, split_batches
 from workbench.eval.datasets import DatasetError, open_dataset
 from workbench.eval.report import build_report, write_report
 from workbench.eval.results import finished_ids, read_results
@@ -73,3 +73,12 @@ def test_process_batch_catches_errors_per_record(tmp_path, ecg_data):
     with pytest.raises(DatasetError, match="Unknown predictor"):
         process_batch([], "magic")
     assert finished_ids(tmp_path / "nothing") == set()
+
+
+@pytest.mark.parametrize("n, workers, batches, sizes", [(240, 2, 16, {15}), (240, 1, 15, {16}), (36, 2, 16, {2, 3}),
+                                                        (1000, 2, 64, {15, 16}), (3, 2, 3, {1})])
+def test_batches_are_even_and_a_multiple_of_the_workers(n, workers, batches, sizes):
+    split = split_batches(list(range(n)), workers)
+    assert len(split) == batches and {len(b) for b in split} == sizes
+    assert [x for b in split for x in b] == list(range(n))
+    assert [len(b) for b in split_batches(list(range(5)), 2, batch_size=2)] == [2, 2, 1]

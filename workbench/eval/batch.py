@@ -2,8 +2,9 @@
 process per core: the engine is CPU-bound Python/NumPy), or an existing cluster (``scheduler="tcp://HOST:8786"``).
 
 Why this shape:
-- records go to workers in batches (a few per worker, for balance) and each finished batch is written by the
-  client as one Parquet file, atomically: a killed study leaves whole files, and a rerun skips their ids;
+- records go to workers in near-equal batches (at least 8 per worker, their number a multiple of the workers, so
+  none idles at the end); a worker returns its batch as an Arrow table and the client writes it as one Parquet
+  file, atomically: a killed study leaves whole files, and a rerun skips their ids;
 - the predictor is named, not shipped: a worker plugin warms it once per worker process (tables; the VLM
   through `shared_vlm` when asked for), and every batch on that worker reuses it;
 - one record's failure is a row with its error, never the end of the study; a lost worker's batch is not
@@ -24,10 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import __version__
 from .datasets.base import Dataset, DatasetError, EvalRecord, open_dataset
 from .predict import Prediction, resolve, warm_up
-from .results import finished_ids, make_row, write_part
+from .results import finished_ids, make_row, to_table, write_part
 
 log = logging.getLogger(__name__)
 Predictor = str | Callable[[EvalRecord], Prediction]
@@ -76,6 +79,23 @@ def process_batch(records: list[EvalRecord], predictor: Predictor) -> list[dict[
             prediction, error = None, f"{type(exc).__name__}: {exc}"
         rows.append(make_row(record, prediction, error, time.perf_counter() - start, worker, time.thread_time() - cpu))
     return rows
+
+
+def process_batch_table(records: list[EvalRecord], predictor: Predictor) -> Any:
+    """`process_batch` as an Arrow table: built in parallel on the workers, cheap to send, only written by the client."""
+    return to_table(process_batch(records, predictor))
+
+
+def split_batches(records: list[EvalRecord], workers: int, batch_size: int | None = None) -> list[list[EvalRecord]]:
+    """Batches of near-equal size, their number a multiple of ``workers`` (no worker idles at the end) and at least
+    8 per worker (a slow record delays one small batch), at most 16 records each (bounded loss on a crash)."""
+    if batch_size:
+        return [records[i:i + batch_size] for i in range(0, len(records), batch_size)]
+    count = max(8 * workers, math.ceil(len(records) / 16))
+    count = min(len(records), math.ceil(count / workers) * workers)
+    base, extra = divmod(len(records), count)
+    bounds = np.cumsum([0] + [base + (i < extra) for i in range(count)])
+    return [records[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _plugin(predictor: str) -> Any:
@@ -188,23 +208,22 @@ def run_study(datasets: Sequence[str | Dataset], out_dir: str | Path, *, schedul
     try:
         client.register_plugin(_plugin(predictor if isinstance(predictor, str) else "engine"))
         run.workers = len(client.scheduler_info()["workers"])
-        size = batch_size or max(1, min(16, math.ceil(len(todo) / (4 * max(run.workers, 1)))))
-        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+        batches = split_batches(todo, max(run.workers, 1), batch_size)
         from distributed import as_completed
 
         start = time.perf_counter()
-        futures = client.map(process_batch, batches, predictor=predictor, pure=False)
+        futures = client.map(process_batch_table, batches, predictor=predictor, pure=False)
         for future in as_completed(futures):
             try:
-                rows = future.result()
+                table = future.result()
             except Exception as exc:  # noqa: BLE001  a worker died: leave the batch for the next run
                 log.error("a batch failed and will be retried by the next run: %s", exc)
                 run.failed_batches += 1
                 continue
-            write_part(out, rows)
-            run.done += len(rows)
-            run.errors += sum(bool(r["error"]) for r in rows)
-            bar.update(len(rows))
+            write_part(out, table)
+            run.done += table.num_rows
+            run.errors += sum(bool(e) for e in table.column("error").to_pylist())
+            bar.update(table.num_rows)
         run.elapsed_s = round(time.perf_counter() - start, 3)
     finally:
         bar.close()

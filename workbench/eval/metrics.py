@@ -11,6 +11,7 @@ where NaN truth means 'unknown for this record' and removes the cell from that c
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,15 +160,20 @@ def hamming_loss(Y: np.ndarray, P: np.ndarray) -> float:
 
 def macro_f1(Y: np.ndarray, P: np.ndarray) -> tuple[float, int]:
     """(mean F1 over classes where it is defined, number of classes left out: no positive truth nor decision)."""
-    f1 = np.array([rates(*confusion(Y[k, c], P[k, c]))["f1"] for c in range(Y.shape[1])
-                   for k in [_known(Y[:, c]) & _known(P[:, c])]], dtype=float)
+    f1 = np.empty(Y.shape[1])
+    for c in range(Y.shape[1]):
+        known = _known(Y[:, c]) & _known(P[:, c])
+        f1[c] = rates(*confusion(Y[known, c], P[known, c]))["f1"]
     defined = ~np.isnan(f1)
     return (float(f1[defined].mean()) if defined.any() else math.nan), int((~defined).sum())
 
 
 def macro_auc(Y: np.ndarray, S: np.ndarray) -> tuple[float, int]:
     """(mean AUC over classes where it is defined, number of classes left out: only one class present)."""
-    auc = np.array([roc_auc(Y[k, c], S[k, c]) for c in range(Y.shape[1]) for k in [_known(Y[:, c]) & _known(S[:, c])]])
+    auc = np.empty(Y.shape[1])
+    for c in range(Y.shape[1]):
+        known = _known(Y[:, c]) & _known(S[:, c])
+        auc[c] = roc_auc(Y[known, c], S[known, c])
     defined = ~np.isnan(auc)
     return (float(auc[defined].mean()) if defined.any() else math.nan), int((~defined).sum())
 
@@ -277,12 +283,9 @@ def evaluate(Y: np.ndarray, S: np.ndarray, P: np.ndarray, names: Sequence[str], 
         macro[m] = float(point[defined].mean()) if defined.any() else math.nan
         if defined.any() and W_all.shape[0]:
             stacked = np.vstack([boot[m][i] for i in np.flatnonzero(defined)])
-            with np.errstate(all="ignore"):
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    macro_ci[m] = interval(np.nanmean(stacked, axis=0))
+            with warnings.catch_warnings():  # a resample where every class is undefined gives NaN, dropped below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                macro_ci[m] = interval(np.nanmean(stacked, axis=0))
         else:
             macro_ci[m] = (math.nan, math.nan)
         if (~defined).any():

@@ -60,13 +60,18 @@ def make_row(record: EvalRecord, prediction: Prediction | None, error: str, elap
     return row
 
 
-def write_part(out_dir: Path, rows: list[dict[str, Any]]) -> Path:
+def to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows as an Arrow table with the study schema (built on the worker: the client only writes it)."""
+    return pa.Table.from_pylist(rows, schema=schema())
+
+
+def write_part(out_dir: Path, rows: list[dict[str, Any]] | pa.Table) -> Path:
     """Write one batch's rows as ``part-<hash of ids>.parquet`` atomically; returns the file."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha1("\n".join(sorted(r["id"] for r in rows)).encode()).hexdigest()[:16]
+    table = rows if isinstance(rows, pa.Table) else to_table(rows)
+    digest = hashlib.sha1("\n".join(sorted(table.column("id").to_pylist())).encode()).hexdigest()[:16]
     final = out_dir / f"part-{digest}.parquet"
     tmp = out_dir / f".{final.name}.{os.getpid()}.tmp"
-    table = pa.Table.from_pylist(rows, schema=schema())
     pq.write_table(table, tmp)
     os.replace(tmp, final)
     return final

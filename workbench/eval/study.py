@@ -33,6 +33,7 @@ How to read the tables:
 - Decision: the finding is stated (rule score >= 0.5). Scores for AUC: the rule score; a rule that could not be
   assessed scores 0 (`not assessed` counts them). Superclass scores: the highest score of the labels of that class;
   NORM = min(sinus rhythm score, 1 - highest abnormal superclass score).
+- With 1-3 positive cases an interval such as [1.00, 1.00] means no resample could show an error, not certainty.
 - Undefined values are `n/a` (e.g. sensitivity and AUC without a positive case) and are left out of the macro
   averages, with the number left out stated.
 - Conformal: per-class split conformal (calibration on a seeded half of the records with known truth, coverage on
