@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from workbench.kiosk.launcher import child_pids, free_port
-from workbench.kiosk.probe import CHROMIUM
+from workbench.kiosk.probe import CHROMIUM, encoder_only_models
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts" / "kiosk"
@@ -172,7 +172,8 @@ def _is_kernel(pid: int) -> bool:
         return False
 
 
-def start_kiosk(tmp: Path, models_dir: Path | None, *, ready_timeout_s: float = 240.0) -> Kiosk:
+def start_kiosk(tmp: Path, models_dir: Path | None, *, ready_timeout_s: float = 240.0,
+                extra_env: dict[str, str] | None = None) -> Kiosk:
     """``workbench kiosk --no-browser --port N`` with HOME, settings file, database and data folder under ``tmp``."""
     home = tmp / "home"
     settings = home / ".config" / "workbench"
@@ -180,9 +181,11 @@ def start_kiosk(tmp: Path, models_dir: Path | None, *, ready_timeout_s: float = 
     (settings / "workbench.toml").write_text(
         f'db_path = "{tmp / "db" / "cases.sqlite"}"\ndata_dir = "{tmp / "data"}"\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_") or k == "WORKBENCH_SHARED_DATA"}
+    env.pop("JUPYTER_PATH", None)
     env.update(HOME=str(home), PYTHONUNBUFFERED="1")
     if models_dir is not None:
         env["WORKBENCH_MODELS_DIR"] = str(models_dir)
+    env.update(extra_env or {})
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "kiosk", "--no-browser", "--port", str(port)],
                                cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -226,38 +229,18 @@ def stop_kiosk(kiosk: Kiosk) -> None:
             pass
 
 
-def encoder_only_models(installed: Path, folder: Path) -> Path:
-    """A models folder with only the vision encoder of the installed test models (hard links, the manifest's
-    encoder entry). The kiosk uses every installed model: with the test VLM (Gemma 3 270M) one case takes about
-    3 minutes on a 2-core machine, too long for these tests; the encoder is what draws the heatmap."""
-    from workbench.models.manifest import MANIFEST_NAME
-
-    folder.mkdir(parents=True, exist_ok=True)
-    head, *blocks = (installed / MANIFEST_NAME).read_text(encoding="utf-8").split("[[model]]")
-    keep = [b for b in blocks if re.search(r'^role\s*=\s*"vision_encoder"', b, re.M)]
-    assert keep, "the installed test models have no vision encoder"
-    for block in keep:
-        name = re.search(r'^file\s*=\s*"([^"]+)"', block, re.M).group(1)
-        for source in installed.glob(Path(name).stem + ".*"):
-            target = folder / source.name
-            if not target.exists():
-                try:
-                    os.link(source, target)
-                except OSError:
-                    shutil.copy2(source, target)
-    (folder / MANIFEST_NAME).write_text(head + "".join("[[model]]" + b for b in keep), encoding="utf-8")
-    return folder
-
-
 @pytest.fixture(scope="session")
 def kiosk_models(installed_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The installed test models minus the VLM (see `encoder_only_models`): the heatmap is drawn."""
     return encoder_only_models(installed_models, tmp_path_factory.mktemp("kiosk-models"))
 
 
 @pytest.fixture(scope="module")
-def kiosk(tmp_path_factory: pytest.TempPathFactory, kiosk_models: Path) -> Iterator[Kiosk]:
-    """A kiosk for the tests of one module (started by the real command, stopped after them)."""
-    server = start_kiosk(tmp_path_factory.mktemp("kiosk"), kiosk_models)
+def kiosk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, kiosk_models: Path) -> Iterator[Kiosk]:
+    """A kiosk for the tests of one module (started by the real command, stopped after them); a module's
+    ``KIOSK_ENV`` dict adds environment variables."""
+    server = start_kiosk(tmp_path_factory.mktemp("kiosk"), kiosk_models,
+                         extra_env=getattr(request.module, "KIOSK_ENV", None))
     try:
         yield server
     finally:

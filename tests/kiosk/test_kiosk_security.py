@@ -17,6 +17,10 @@ from workbench.kiosk import launcher
 from workbench.kiosk.launcher import KioskServer, load_or_create_token, voila_config
 from workbench.kiosk.probe import RequestLog, kernel_id
 
+# a page that disappears without its unload request: its kernel is shut down after this many seconds
+DISCONNECTED_TIMEOUT_S = 15
+KIOSK_ENV = {"WORKBENCH_KIOSK_DISCONNECTED_TIMEOUT_S": str(DISCONNECTED_TIMEOUT_S)}
+
 # routes Jupyter or Voila serve in other modes, files next to the notebook, and path traversal attempts
 PROBES = ["", "api/contents", "api/contents/kiosk.ipynb", "api/sessions", "api/kernels", "api/kernelspecs",
           "api/terminals", "api/config/notebook", "tree", "lab", "notebooks/kiosk.ipynb", "voila/tree",
@@ -148,12 +152,16 @@ def _assert_security_headers(headers: dict[str, str], where: str) -> None:
 
 
 def test_security_headers_on_every_kind_of_response(kiosk) -> None:  # noqa: ANN001
-    for path, token in [("", False), ("login", False), ("voila/static/voila.js", True), ("voila/files/x", True),
+    for path, token in [("", False), ("voila/static/voila.js", True), ("voila/files/x", True),
                         ("workbench/api/ready", True), ("api/kernels/" + str(uuid.uuid4()), True),
                         ("voila/labextensions/@jupyter-widgets/jupyterlab-manager/package.json", True),
                         ("voila/templates/lab/static/index.css", True)]:
         _, headers, _ = kiosk.request(path, token=token)
         _assert_security_headers(headers, path)
+    # the login page: the same, except "same-origin" referrers (its form must be posted with its origin)
+    _, headers, _ = kiosk.request("login", token=False)
+    _assert_security_headers({**headers, "Referrer-Policy": "no-referrer"}, "login")
+    assert headers.get("Referrer-Policy") == "same-origin"
 
 
 async def _kernel_socket_exchange(ws_url: str, token: str, probe_file: Path) -> list[str]:
@@ -234,3 +242,48 @@ async def _anonymous_socket(ws_url: str) -> None:
 
     connection = await websocket_connect(ws_url)
     connection.close()
+
+
+def test_kernel_of_a_vanished_page_is_shut_down(kiosk, browser) -> None:  # noqa: ANN001
+    """A page gone without its unload request (browser killed): the kernel is shut down once nothing has been
+    connected to it for the timeout; the pre-started kernels are left alone."""
+    import time
+
+    page = browser.new_page()
+    page.goto(kiosk.url, wait_until="load", timeout=90000)
+    page.locator("#rendered_cells").wait_for(state="visible", timeout=90000)
+    kid = kernel_id(page)
+    page.wait_for_timeout(DISCONNECTED_TIMEOUT_S * 1000 + 3000)  # connected the whole time: not touched
+    assert kiosk.request(f"api/kernels/{kid}")[0] == 200
+    page.close(run_before_unload=False)  # no beforeunload: no shutdown request
+    time.sleep(2)
+    assert kiosk.request(f"api/kernels/{kid}")[0] == 200  # not at once ...
+    deadline = time.monotonic() + DISCONNECTED_TIMEOUT_S * 3 + 20
+    while kiosk.request(f"api/kernels/{kid}")[0] == 200 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert kiosk.request(f"api/kernels/{kid}")[0] == 404, "the kernel of a vanished page was never shut down"
+    state = kiosk.wait_pool(120)  # ... and the pool is intact
+    assert state["rendered"] == state["pool_size"]
+
+
+def test_login_page_asks_for_the_token(kiosk, browser, artifacts: Path) -> None:  # noqa: ANN001
+    """Without the token the browser lands on a plain login page (nothing fetched before login, no password
+    setting); a wrong token is refused, the right one opens the kiosk."""
+    log = RequestLog().attach(browser)
+    page = log.watch(browser.new_page())
+    page.goto(kiosk.base_url, wait_until="load")
+    assert "/login" in page.url
+    text = page.locator("body").inner_text()
+    assert "Access token" in text and "password" not in text.lower().replace("type=password", "")
+    assert not page.locator("input[name=new_password]").count()
+    page.screenshot(path=str(artifacts / "kiosk_login.png"))
+    page.fill("#password", "wrong-token")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+    assert "not right" in page.locator("body").inner_text()
+    page.fill("#password", kiosk.token)
+    page.click("button[type=submit]")
+    page.locator("#rendered_cells").wait_for(state="visible", timeout=90000)
+    assert "/login" not in page.url
+    assert not log.external and not log.csp_violations(), (log.external, log.csp_violations())
+    page.close(run_before_unload=True)

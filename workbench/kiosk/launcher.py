@@ -14,7 +14,10 @@ What `workbench kiosk` does:
   served (``file_allowlist=[]``, ``file_denylist=[".*"]``); template and theme cannot be changed by URL;
   pre-started kernels (``preheat_kernel``, pool of 2) and no idle-kernel culling (Voila 0.5.13 culls a pooled
   kernel right after handing it out when both are on); a kernel is shut down when its page is closed (Voila's
-  page-unload request). Security headers on every response (see `SECURITY_HEADERS`).
+  page-unload request, which works with a login only because `workbench.kiosk.server` sets the ``_xsrf`` cookie it
+  sends), and a kernel no page has been connected to for 10 minutes (``WORKBENCH_KIOSK_DISCONNECTED_TIMEOUT_S``)
+  is shut down too (a browser killed without closing its page). Security headers on every response (see
+  `SECURITY_HEADERS`).
 * **process**: ``python -m workbench.kiosk.server`` (Voila with login on every route), in its own process group,
   working directory = the runtime folder.
 """
@@ -48,13 +51,14 @@ KERNEL_NAME = "workbench-kiosk"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 DEFAULT_POOL_SIZE = 2
+DEFAULT_DISCONNECTED_TIMEOUT_S = 600.0
 
 # What the kiosk page needs: its own scripts and inline ones (Voila writes cell outputs and start-up code inline),
 # blob: modules (anywidget loads widget code that way), inline styles (widgets and plotly set them), data: images
 # and fonts, and websockets to itself. Nothing from another machine; it may not be framed.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
-    "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:",
+    "script-src 'self' 'unsafe-inline' blob:",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "font-src 'self' data:",
@@ -112,7 +116,11 @@ def load_or_create_token(path: Path | None = None) -> str:
 
 # ====================================================================== ports
 def port_is_free(host: str, port: int) -> bool:
+    """Whether the server could listen there (same SO_REUSEADDR as tornado: a port left in TIME_WAIT by the last
+    run counts as free)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -160,10 +168,25 @@ def write_kernelspec(share: Path, python: str | None = None) -> Path:
     return folder
 
 
+def disconnected_timeout_s() -> float:
+    """Seconds after which a kernel no page is connected to is shut down: ``WORKBENCH_KIOSK_DISCONNECTED_TIMEOUT_S``
+    (default 600; 0 = never)."""
+    raw = os.environ.get("WORKBENCH_KIOSK_DISCONNECTED_TIMEOUT_S", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_DISCONNECTED_TIMEOUT_S
+    except ValueError as exc:
+        raise ConfigError(f"WORKBENCH_KIOSK_DISCONNECTED_TIMEOUT_S must be a number of seconds, not {raw!r}.") from exc
+    if value < 0:
+        raise ConfigError("WORKBENCH_KIOSK_DISCONNECTED_TIMEOUT_S cannot be negative.")
+    return value
+
+
 def voila_config(*, host: str, port: int, token: str, pool_size: int = DEFAULT_POOL_SIZE,
-                 headers: Mapping[str, str] | None = None) -> dict:
+                 headers: Mapping[str, str] | None = None, disconnected_timeout: float | None = None) -> dict:
     """The whole Voila configuration of the kiosk (written as ``voila.json``)."""
     return {
+        "KioskVoila": {"disconnected_kernel_timeout": disconnected_timeout_s() if disconnected_timeout is None
+                       else disconnected_timeout},
         "Voila": {
             "ip": host,
             "port": port,
@@ -190,6 +213,8 @@ def voila_config(*, host: str, port: int, token: str, pool_size: int = DEFAULT_P
         },
         # idle culling stays off: with preheat_kernel it kills pooled kernels (closed pages shut their kernel)
         "MappingKernelManager": {"cull_idle_timeout": 0},
+        # the token is the only credential: no password can be set from the login page
+        "PasswordIdentityProvider": {"allow_password_change": False},
         # kernels talk to Voila over unix sockets in Voila's private connection folder, not local TCP ports
         "KernelManager": {"transport": "ipc"},
     }
@@ -353,12 +378,27 @@ class KioskServer:
 
 
 # ====================================================================== the command
+def _has_graphical_browser() -> bool:
+    """A desktop to open a browser on (without one, Python's webbrowser would start a text browser such as lynx
+    in this terminal)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_kiosk(port: int | None = None, host: str = DEFAULT_HOST, open_browser: bool = True,
               echo: Callable[[str], None] = print, pool_size: int = DEFAULT_POOL_SIZE) -> int:
     """`workbench kiosk`: start the kiosk, print its address (with the token), open a browser, serve until Ctrl-C."""
     from ..config import load_settings
 
     load_settings()  # a broken settings file is reported now, in plain words, not inside the page
+    import importlib.util
+
+    missing = [name for name in ("voila", "ipywidgets", "ipykernel") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise KioskError(f"The kiosk needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
+                         "installed in this environment.", hint="Run `make run` (it installs everything) or "
+                         "`pip install -e .` in the project's environment.")
     if port is not None and not 1 <= port <= 65535:
         raise ConfigError(f"Port {port} is not a valid port number (1-65535).")
     if port is None:
@@ -378,7 +418,7 @@ def run_kiosk(port: int | None = None, host: str = DEFAULT_HOST, open_browser: b
         server.wait_ready(timeout=300)
         echo(f"Workbench kiosk ready: {server.url}")
         echo("Open that address in a browser on this computer. Stop with Ctrl-C.")
-        if open_browser:
+        if open_browser and _has_graphical_browser():
             import webbrowser
 
             with contextlib.suppress(Exception):

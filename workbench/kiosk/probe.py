@@ -7,7 +7,9 @@ to another machine is aborted (and recorded), so an offline kiosk is checked off
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ def launch_browser(playwright: Any, profile_dir: str | Path, *, chromium: str | 
     """A headless Chromium context with its own profile folder (``launch_persistent_context``)."""
     return playwright.chromium.launch_persistent_context(
         str(profile_dir), executable_path=str(chromium), headless=True, args=list(BROWSER_ARGS),
-        viewport=viewport or VIEWPORT, accept_downloads=False)
+        viewport=viewport or VIEWPORT, accept_downloads=True)
 
 
 @dataclass
@@ -92,6 +94,12 @@ def open_intake(page: Any, url: str, *, timeout_s: float = 60.0) -> float:
     enabled); seconds from the navigation start."""
     start = time.perf_counter()
     page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+    return open_intake_wait(page, start=start, timeout_s=timeout_s)
+
+
+def open_intake_wait(page: Any, *, start: float | None = None, timeout_s: float = 60.0) -> float:
+    """Wait until the intake of an already navigated page can be used; seconds since ``start`` (default: now)."""
+    start = time.perf_counter() if start is None else start
     text_input(page, "Patient ID").wait_for(state="visible", timeout=timeout_s * 1000)
     analyse = button(page, "Analyse")
     analyse.wait_for(state="visible", timeout=timeout_s * 1000)
@@ -131,7 +139,16 @@ def analyse(page: Any, *, timeout_s: float = 120.0, need: Iterable[str] = ("urge
     is drawn), "heatmap" (the heatmap overlay shows a picture), "done" (the progress bar finished)."""
     start = time.perf_counter()
     button(page, "Analyse").click()
+    wait_for_run_start(page, timeout_s=min(30.0, timeout_s))
     return wait_for_report(page, start, timeout_s=timeout_s, need=need)
+
+
+def wait_for_run_start(page: Any, *, timeout_s: float = 30.0) -> None:
+    """Wait until the page shows that a run started (the banner is reset to "Analysing..."), so a report still on
+    the page from an earlier case is not taken for the new one."""
+    page.wait_for_function("() => { const b = document.querySelector('.wb-urgency');"
+                           " return !!b && /" + _PENDING_BANNER.pattern + "/i.test(b.innerText); }",
+                           timeout=timeout_s * 1000, polling=50)
 
 
 _REPORT_CHECKS = {
@@ -190,3 +207,28 @@ def kernel_id(page: Any) -> str | None:
 
     raw = page.locator("#jupyter-config-data").first.text_content()
     return json.loads(raw).get("kernelId") if raw else None
+
+
+def encoder_only_models(installed: Path, folder: Path) -> Path:
+    """A models folder with only the vision encoder of the installed test models (hard links, the manifest's
+    encoder entry). The kiosk uses every installed model: with the test VLM (Gemma 3 270M) one case took about
+    3 minutes on a busy 2-core machine, too long for tests and the speed benchmark ("without a VLM"); the encoder is
+    what draws the heatmap."""
+    from ..models.manifest import MANIFEST_NAME
+
+    folder.mkdir(parents=True, exist_ok=True)
+    head, *blocks = (installed / MANIFEST_NAME).read_text(encoding="utf-8").split("[[model]]")
+    keep = [b for b in blocks if re.search(r'^role\s*=\s*"vision_encoder"', b, re.M)]
+    if not keep:
+        raise ValueError(f"{installed / MANIFEST_NAME} lists no vision encoder")
+    for block in keep:
+        name = re.search(r'^file\s*=\s*"([^"]+)"', block, re.M).group(1)
+        for source in installed.glob(Path(name).stem + ".*"):
+            target = folder / source.name
+            if not target.exists():
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy2(source, target)
+    (folder / MANIFEST_NAME).write_text(head + "".join("[[model]]" + b for b in keep), encoding="utf-8")
+    return folder
