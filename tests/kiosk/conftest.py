@@ -259,10 +259,3 @@ def browser(playwright_session: object, tmp_path: Path) -> Iterator[object]:
         context.close()
 
 
-def kiosk_app_missing() -> str | None:
-    """Why the kiosk flow cannot run yet (the UI's `kiosk_app` is not there), or None."""
-    try:
-        from workbench.ui.app import kiosk_app  # noqa: F401
-    except ImportError as exc:
-        return f"workbench.ui.app.kiosk_app is not available ({exc})"
-    return None

@@ -11,9 +11,7 @@ import pytest
 
 from workbench.kiosk import probe
 
-from .conftest import kiosk_app_missing
 
-pytestmark = pytest.mark.skipif(kiosk_app_missing() is not None, reason=str(kiosk_app_missing()))
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ import pytest
 
 from workbench.kiosk import probe
 
-from .conftest import kiosk_app_missing
 
-pytestmark = pytest.mark.skipif(kiosk_app_missing() is not None, reason=str(kiosk_app_missing()))
 SESSIONS = 5
 
 

@@ -67,7 +67,7 @@ class ECGAnalysis:
             out["episodes"] = [e.to_dict() for e in self.episodes]
         if self.image is not None:
             out["image"] = self.image
-        return _plain(out)
+        return to_plain(out)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -90,12 +90,12 @@ class ECGAnalysis:
             info=data.get("info", {}), image=data.get("image"))
 
 
-def _plain(obj: Any) -> Any:
+def to_plain(obj: Any) -> Any:
     """Plain Python types only (numpy scalars in rule evidence become float/int/bool) so any consumer can serialise."""
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
-        return [_plain(v) for v in obj]
+        return [to_plain(v) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
     return obj

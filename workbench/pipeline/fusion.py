@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import pandas as pd
 
+from ..ecg.analysis import to_plain
 from ..errors import ConfigError, InputError
 from ..labs.catalogue import get_catalogue
 from ..labs.egfr import EGFR, ckd_epi_2021, kdigo_category
@@ -419,19 +419,9 @@ _SCALARS = {"qtc_ms": ("QTc", "ms"), "qrs_duration_ms": ("QRS", "ms"), "heart_ra
             "threshold_ms": ("limit", "ms")}
 
 
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 def _ecg_evidence(f: Finding, note: str = "") -> Evidence:
     """A finding as one sentence naming its leads and values: "ST elevation in II, III, aVF (inferior): II 2.1 mm, ..."."""
-    ev = _plain(f.evidence)
+    ev = to_plain(f.evidence)
     text = f.label
     leads = ev.get("leads")
     if isinstance(leads, list) and leads:

@@ -170,7 +170,10 @@ def latest_per_finding(items: list[ValidationRecord]) -> dict[str, ValidationRec
 
 
 def urgency_of(fusion: dict[str, Any]) -> str | None:
-    """The urgency in a fusion output: its 'urgency' field, else the highest of its impressions' urgencies."""
+    """The urgency in a fusion output: its 'urgency' field, else the highest of its impressions' urgencies.
+    The pipeline stores every output as ``{"value": ...}`` (lists and dicts alike), so that wrapper is opened."""
+    if isinstance(fusion.get("value"), dict):
+        fusion = fusion["value"]
     value = fusion.get("urgency")
     if isinstance(value, str) and value in URGENCY_ORDER:
         return value

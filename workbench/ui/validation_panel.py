@@ -146,19 +146,6 @@ class ValidationPanel:
         self.status.value = f"<span style='color:{colour}'>{esc(text)}</span>"
 
 
-def case_urgency(store: Any, summary: Any) -> str | None:
-    """A listed case's urgency: the store's summary value, else read from its last run's fusion output (the
-    pipeline stores outputs wrapped as ``{"value": ...}``, which the summary query does not unwrap)."""
-    if summary.urgency or not summary.last_run_id:
-        return summary.urgency
-    try:
-        fusion = store.latest_outputs(summary.last_run_id).get("fusion") or {}
-    except WorkbenchError:
-        return None
-    value = fusion.get("value", fusion) if isinstance(fusion, Mapping) else {}
-    return value.get("urgency") if isinstance(value, Mapping) else None
-
-
 class CaseBrowser:
     """The stored cases (newest first); Open calls ``on_open(state)`` with the newest run of the chosen case, the
     same state dict a fresh run gives, so every panel can show it."""
@@ -194,7 +181,7 @@ class CaseBrowser:
             self.status.value = f"<span style='color:#c62828'>{esc(plain_error(exc))}</span>"
             return 0
         self.cases.options = [(f"{c.created_at[:16].replace('T', ' ')}  {c.patient_id}  "
-                               f"[{case_urgency(self.store, c) or 'no urgency'}]  {c.last_run_status or 'no run'}",
+                               f"[{c.urgency or 'no urgency'}]  {c.last_run_status or 'no run'}",
                                c.case_id) for c in cases]
         if cases and self.cases.value is None:
             self.cases.value = cases[0].case_id
