@@ -297,9 +297,9 @@ ATTEMPTS: list[tuple[str, dict]] = [
 ]
 
 #: what was tried and is not in the measured tables (numbers from the run of 2026-11-23 on the same machine)
-NOTES = """- **Noise**: the machine was shared with other benchmarks and test runs (see the load average), which
-  inflates CPU time as well as wall time (shared caches): the same configuration measured 2.5-3.0 s of CPU on
-  `cbc_report_1.jpg` in different tables of one run. Compare figures within one table (interleaved runs).
+NOTES = """- **Noise**: on a shared machine (see the load average) CPU time grows as well as wall time (shared
+  caches): under load the same configuration measured 2.5-3.0 s of CPU on `cbc_report_1.jpg` in different
+  tables of one run. Compare figures within one table (interleaved runs).
 - **Text PDFs, "two tables side by side" at 9 pt**: 82 of 123 raw fields exact because the reader puts the unit
   into the value cell ("38 ng/L"; the normaliser splits it again) and loses eGFR's printed "> 90" (the value
   cell reads "52 mL/min/1.73m2> 90", so the catalogue's range is used). A table-reading issue, not a speed one;
@@ -467,14 +467,13 @@ def main() -> None:
     parts = [
         run_info(),
         f"Load average (1 / 5 / 15 min) at the start {load_start[0]:.1f} / {load_start[1]:.1f} / {load_start[2]:.1f}, "
-        f"at the end {load_end[0]:.1f} / {load_end[1]:.1f} / {load_end[2]:.1f} on {os.cpu_count()} CPUs: other work "
-        "was running, so one-thread wall times are above the CPU times and two threads gain less than they would "
-        f"alone. Medians of {repeats} runs after a warm-up; `read_document` on each file (loading, rendering, "
+        f"at the end {load_end[0]:.1f} / {load_end[1]:.1f} / {load_end[2]:.1f} on {os.cpu_count()} CPUs "
+        "(the benchmark itself keeps about one core busy; more than that means other work was running, which "
+        "pushes one-thread wall times above the CPU times and lets two threads gain less). Medians of {repeats} runs after a warm-up; `read_document` on each file (loading, rendering, "
         "OCR, rows, header fields).",
-        f"**Verdict.** Text PDFs: slowest layout {worst_pdf:.3f} s of CPU per page (median wall {worst_pdf_wall:.3f} s "
-        f"on the shared machine), target <= {PDF_TARGET_S:g} s: {verdict(worst_pdf, PDF_TARGET_S)}. "
+        f"**Verdict.** Text PDFs: slowest layout {worst_pdf:.3f} s of CPU per page (median wall {worst_pdf_wall:.3f} s), target <= {PDF_TARGET_S:g} s: {verdict(worst_pdf, PDF_TARGET_S)}. "
         f"Pictures on one core: slowest {worst_1:.2f} s of CPU per picture "
-        f"(median wall {worst_1_wall:.2f} s on the shared machine), target <= {OCR_TARGET_S:g} s: "
+        f"(median wall {worst_1_wall:.2f} s), target <= {OCR_TARGET_S:g} s: "
         f"{verdict(worst_1, OCR_TARGET_S)}.",
         "#### Text PDFs (camelot / pdfplumber)",
         table(["input", "pages", "CPU s/page (median)", "wall s/page (best)", "wall s/page (median)", "target",
