@@ -56,6 +56,10 @@ def test_kiosk_flow_signal_file_and_lab_pdfs(kiosk, browser, ecg_data: Path, lab
     ecg_text = " ".join(t or "" for t in page.locator(".wb-ecg-plot svg text").all_text_contents())
     assert all(lead in ecg_text for lead in ("II", "aVR", "V1", "V6")), ecg_text[:300]
     assert page.locator(".wb-heatmap img, .wb-heatmap canvas").count() > 0
+    # plotly's widget code came once from the kiosk server, not inside each figure's state
+    fetched = page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)"
+                            ".filter(n => n.endsWith('/workbench/static/plotly-widget.js')).length")
+    assert fetched >= 1
     assert page.locator(".wb-disclaimer").first.is_visible()
     assert not page.locator(".wb-error").first.is_visible() or not page.locator(".wb-error").first.inner_text().strip()
     assert "Traceback" not in page.content()

@@ -29,7 +29,8 @@ PROBES = ["", "api/contents", "api/contents/kiosk.ipynb", "api/sessions", "api/k
           "voila/files/%2E%2E/%2E%2E/etc/passwd", "voila/files/voila.json", "voila/files/share/kernels",
           "..%2F..%2Fetc%2Fpasswd", "voila/static/voila.js", "voila/templates/lab/static/index.css",
           "voila/labextensions/@jupyter-widgets/jupyterlab-manager/package.json", "voila/api/themes/x",
-          "voila/query/" + str(uuid.uuid4()), "workbench/api/ready", "static/favicon.ico"]
+          "voila/query/" + str(uuid.uuid4()), "workbench/api/ready", "workbench/static/plotly-widget.js",
+          "workbench/static/..%2F..%2Fconfig.py", "static/favicon.ico"]
 
 
 def _data_leaked(body: bytes) -> list[str]:
@@ -131,15 +132,17 @@ def test_without_token_every_path_goes_to_login(kiosk) -> None:  # noqa: ANN001
 
 def test_with_token_nothing_but_the_page(kiosk) -> None:  # noqa: ANN001
     for path in PROBES:
-        if path in ("", "workbench/api/ready") or path.startswith(("voila/static/", "voila/templates/",
-                                                                    "voila/labextensions/")):
-            continue  # the page itself, the pool state, and Voila's package assets (scripts, styles, fonts)
+        if path in ("", "workbench/api/ready", "workbench/static/plotly-widget.js") or path.startswith((
+                "voila/static/", "voila/templates/", "voila/labextensions/")):
+            continue  # the page itself, the pool state, and the package assets (scripts, styles, fonts)
         status, headers, body = kiosk.request(path, follow=True)
         assert status in (400, 403, 404), (path, status, body[:200])  # 400: a websocket route asked over HTTP
         assert not _data_leaked(body), (path, _data_leaked(body))
     # the package assets the page needs are served with the token, and are only package files
     status, headers, _ = kiosk.request("voila/static/voila.js")
     assert status == 200 and "javascript" in headers.get("Content-Type", "")
+    status, headers, body = kiosk.request("workbench/static/plotly-widget.js")  # plotly's widget code, as shipped
+    assert status == 200 and "javascript" in headers.get("Content-Type", "") and b"as FigureModel" in body
 
 
 def _assert_security_headers(headers: dict[str, str], where: str) -> None:

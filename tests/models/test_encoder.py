@@ -232,3 +232,28 @@ def test_missing_file_and_manifest(tmp_path, tiny_models):
     assert VisionEncoder.from_manifest(tmp_path, name="tiny").path == tmp_path / "tiny.onnx"
     with pytest.raises(ModelError, match="name 'other'"):
         VisionEncoder.from_manifest(tmp_path, name="other")
+
+
+def test_shared_encoder_is_opened_once_and_again_when_the_file_is_replaced(tmp_path, tiny_models, monkeypatch):
+    import os
+
+    from workbench.config import get_settings
+    from workbench.models.encoder import shared_encoder
+
+    (tmp_path / "models.toml").write_text('[[model]]\nname = "tiny"\nrole = "vision_encoder"\nfile = "tiny.onnx"\n')
+    shutil.copy(tiny_models["int8"], tmp_path / "tiny.onnx")
+    shutil.copy(tiny_models["int8"].with_suffix(".json"), tmp_path / "tiny.json")
+    monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    first = shared_encoder()
+    assert shared_encoder() is first and shared_encoder("tiny") is not None
+    assert first.describe()["quantization"] == "int8"
+    shutil.copy(tiny_models["none"], tmp_path / "tiny.onnx")  # the clinic installs another file under the same name
+    shutil.copy(tiny_models["none"].with_suffix(".json"), tmp_path / "tiny.json")
+    stat = (tmp_path / "tiny.onnx").stat()
+    os.utime(tmp_path / "tiny.onnx", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    again = shared_encoder()
+    assert again is not first and again.describe()["quantization"] == "none"
+    (tmp_path / "tiny.onnx").write_bytes(b"")  # a broken copy is refused, never served from memory
+    with pytest.raises(ModelError):
+        shared_encoder()

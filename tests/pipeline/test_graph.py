@@ -83,7 +83,7 @@ def test_infarction_with_rising_troponin_is_an_emergency(tmp_path, ecg_data, rep
     assert view.runs[-1].outputs["fusion"].data["value"]["urgency"] == "emergency"
     assert CaseStore(tmp_path / "cases.sqlite").list_cases()[0].urgency == "emergency"  # the case list shows it
     html = Path(result.report["html"]).read_text()
-    assert "not a diagnosis" in html and "Acute myocardial infarction" in html and "data:image/png;base64" in html
+    assert "not a diagnosis" in html and "Acute myocardial infarction" in html and "data:image/jpeg;base64" in html
     assert Path(result.report["pdf"]).read_bytes().startswith(b"%PDF")
 
 

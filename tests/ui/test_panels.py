@@ -3,14 +3,16 @@ figure has the paper grid, 12 leads + rhythm strip and the measured marks, the a
 without the test encoder, and validations are saved to the store with who and when."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 
 from workbench.pipeline.events import ProgressEvent
-from workbench.ui.attention import AttentionPanel, AttentionSignoff, concordance, flagged_leads, schematic_layout
+from workbench.ui.attention import AttentionPanel, AttentionSignoff
 from workbench.ui.common import run_state_from_store
 from workbench.ui.ecg_figures import ecg_paper_figure
 from workbench.ui.ecg_viewer import ECGViewer
@@ -151,17 +153,45 @@ def test_attention_panel_with_the_test_encoder_gives_bars_and_a_concordance(stat
     assert panel.overlay.opacity == 1.0  # clipped to 0..1
 
 
-def test_concordance_compares_attention_with_page_area():
-    layout = schematic_layout("3x4+1", (400, 400))
-    # all attention on lead II's short panel (1/16 of the page), flagged: II
-    share = {p.lead + (" (rhythm)" if p.rhythm_strip else ""): 0.0 for p in layout.panels}
-    share.update({"II": 1.0, "outside": 0.0})
-    result = concordance(share, layout, (400, 400), ["II"])
-    assert result.attention_share == pytest.approx(1.0)
-    assert result.area_share == pytest.approx(1 / 16 + 1 / 4, rel=0.02)  # the short panel and the rhythm strip
-    assert result.ratio > 3 and "more than an even spread" in result.sentence()
-    assert concordance(share, layout, (400, 400), []) is None
-    assert flagged_leads([{"label": "RBBB", "evidence": {"leads": {"V1": {}, "I": {}}}}]) == {"V1": ["RBBB"], "I": ["RBBB"]}
+def test_attention_panel_redraws_the_runs_stored_map_without_the_encoder(state, installed_models, monkeypatch):
+    """The run's own grid is kept with the run: the panel shows it (colours, bars) without running or even having
+    the encoder; changing the method needs the encoder and says so in plain words."""
+    from workbench.config import get_settings
+    from workbench.explain.heatmap import explain_image
+    from workbench.models.encoder import VisionEncoder
+    from workbench.ui.attention import picture_for
+
+    monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(installed_models))
+    get_settings.cache_clear()
+    picture, layout, _ = picture_for(state["ecg_path"])
+    result = explain_image(VisionEncoder.from_manifest(), picture, method="rollout", layout=layout)
+    stored = {**state, "heatmap": result.to_dict()}
+    monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(installed_models / "nothing-here"))
+    get_settings.cache_clear()
+    panel = AttentionPanel()
+    panel.show(stored)
+    assert panel.encoder is None and "stored with this run" in panel.message.value
+    assert panel.method.value == "rollout" and panel.controls.layout.display is None
+    heatmap, attribution = panel._results["rollout"]
+    assert np.allclose(heatmap.grid, result.heatmap.grid, atol=1e-4) and attribution == result.attribution
+    assert panel.overlay.heat_src.startswith("data:image/jpeg;base64,") and panel.attribution == result.attribution
+    assert list(panel.bars.data[0].x)[:12] == LEADS_3X4
+    panel.method.value = "map"
+    assert "needs the vision encoder" in panel.message.value and "Traceback" not in panel.message.value
+
+
+def test_stored_heatmap_round_trips_and_refuses_a_damaged_grid(state, installed_models):
+    from workbench.errors import InputError
+    from workbench.explain.heatmap import Heatmap, explain_image
+    from workbench.models.encoder import VisionEncoder
+
+    result = explain_image(VisionEncoder.from_manifest(installed_models), np.full((300, 400, 3), 200, np.uint8))
+    data = json.loads(json.dumps(result.to_dict()))
+    again = Heatmap.from_dict(data)
+    assert again.method == "map" and again.grid.shape == result.heatmap.grid.shape == tuple(data["grid"])
+    assert np.allclose(again.mass, result.heatmap.mass, atol=1e-6) and again.mass.sum() == pytest.approx(1, abs=1e-4)
+    with pytest.raises(InputError, match="damaged"):
+        Heatmap.from_dict({**data, "mass": data["mass"][:-1]})
 
 
 def test_validations_are_saved_with_who_and_when(mi_case, state):

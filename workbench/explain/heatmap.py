@@ -16,10 +16,10 @@ a finding was made. Lead attribution then says what share of that attention lies
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
@@ -67,6 +67,18 @@ class Heatmap:
         full = cv2.resize(source.astype(np.float32), (int(width), int(height)), interpolation=_INTERPOLATION[interpolation])
         return np.clip(full, 0.0, 1.0 if values == "grid" else None)  # cubic overshoots; attention is never negative
 
+    def to_dict(self) -> dict[str, Any]:
+        """The patch grid as plain lists (a few thousand numbers), so a stored run redraws its map without the encoder."""
+        return {"method": self.method, "head_fusion": self.head_fusion, "heat": np.round(self.grid, 4).tolist(),
+                "mass": np.round(self.mass, 7).tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Heatmap:
+        grid, mass = np.asarray(data["heat"], dtype=np.float32), np.asarray(data["mass"], dtype=np.float32)
+        if grid.ndim != 2 or grid.shape != mass.shape or grid.size == 0:
+            raise InputError("The stored heatmap is damaged (its grid and attention shares do not match).")
+        return cls(grid, mass, str(data.get("method", "map")), str(data.get("head_fusion", "mean")))
+
 
 @dataclass
 class HeatmapResult:
@@ -89,10 +101,9 @@ class HeatmapResult:
                              hint="Check the folder exists and the name ends in .png or .jpg.") from exc
         return path
 
-    def to_dict(self) -> dict:
-        return {"method": self.heatmap.method, "head_fusion": self.heatmap.head_fusion, "grid": list(self.heatmap.grid.shape),
-                "attribution": self.attribution, "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
-                "provider": self.provider}
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.heatmap.to_dict(), "grid": list(self.heatmap.grid.shape), "attribution": self.attribution,
+                "timings_s": {k: round(v, 4) for k, v in self.timings.items()}, "provider": self.provider}
 
 
 # ====================================================================== maps

@@ -25,7 +25,7 @@ def picture_and_layout(path: str | Path, *, page: int = 0) -> tuple[np.ndarray, 
     if page >= len(pages):
         raise InputError(f"{Path(path).name} has {len(pages)} page(s); page {page + 1} does not exist.")
     try:
-        digitized = digitize_file(path, page=page, read_text=False)
+        digitized = digitize_file(path, page=page)  # with the printed lead names, as the ECG reading does: same layout, work shared
     except InputError as err:  # the heatmap still works on a picture whose leads cannot be found
         return pages[page].image, None, f"lead layout not found ({err})"
     return pages[page].image, digitized.layout, f"layout {digitized.layout.name} found by the digitizer"

@@ -52,6 +52,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 DEFAULT_POOL_SIZE = 2
 DEFAULT_DISCONNECTED_TIMEOUT_S = 600.0
+PLOTLY_BUNDLE_PATH = "/workbench/static/plotly-widget.js"  # served by workbench.kiosk.server
 
 # What the kiosk page needs: its own scripts and inline ones (Voila writes cell outputs and start-up code inline),
 # blob: modules (anywidget loads widget code that way), inline styles (widgets and plotly set them), data: images
@@ -261,6 +262,7 @@ class KioskServer:
 
     def environment(self) -> dict[str, str]:
         from ..config import config_file
+        from ..ui.common import PLOTLY_BUNDLE_URL_VARIABLE
 
         assert self.runtime_dir is not None
         env = dict(os.environ)
@@ -277,6 +279,7 @@ class KioskServer:
         env["JUPYTER_DATA_DIR"] = str(self.runtime_dir / "data")
         env["PYTHONPATH"] = os.pathsep.join(p for p in [str(PROJECT_ROOT), env.get("PYTHONPATH", "")] if p)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env[PLOTLY_BUNDLE_URL_VARIABLE] = PLOTLY_BUNDLE_PATH  # the figures fetch plotly's code from the server
         return env
 
     def command(self) -> list[str]:

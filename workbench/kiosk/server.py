@@ -13,6 +13,8 @@ Voila 0.5.13 with these changes, made when the handlers are registered:
   is shut down (a page that went without saying so); pre-started kernels are never touched;
 * a plain, self-contained login page asking for the access token (Jupyter's needs stylesheets behind the login
   and offers to set a password);
+* ``GET /workbench/static/plotly-widget.js`` (login required): plotly's widget code, which the kiosk's figures
+  import instead of carrying it in their state (5 MB per figure);
 * ``GET /workbench/api/ready`` (login required) says how many pre-started kernels have finished running the
   notebook, so the launcher can say "ready" when the first visitor will get a rendered page at once.
 
@@ -27,6 +29,7 @@ import json
 import sys
 import time
 from http.client import responses
+from pathlib import Path
 from urllib.parse import urlencode
 
 from jupyter_core.utils import ensure_async
@@ -39,6 +42,8 @@ from traitlets import Float
 from voila.app import Voila
 from voila.voila_identity_provider import VoilaLoginHandler
 from voila.tornado.handler import TornadoVoilaHandler
+
+from .launcher import PLOTLY_BUNDLE_PATH
 
 _GATED: dict[type, type] = {}
 
@@ -149,6 +154,27 @@ class ReadyHandler(APIHandler):
         self.finish(json.dumps({"pool_size": size, "started": started, "rendered": rendered}))
 
 
+class PlotlyBundleHandler(JupyterHandler):
+    """plotly's widget code, which the kiosk's figures import from here (see `workbench.ui.common`): 5 MB fetched
+    once and kept by the browser, instead of travelling inside the state of every figure on every page."""
+
+    _body: bytes | None = None
+
+    def get(self) -> None:
+        if PlotlyBundleHandler._body is None:
+            PlotlyBundleHandler._body = plotly_bundle_path().read_bytes()
+        self.set_header("Content-Type", "text/javascript; charset=UTF-8")
+        self.set_header("Cache-Control", "private, max-age=86400")
+        self.finish(PlotlyBundleHandler._body)
+
+
+def plotly_bundle_path() -> Path:
+    """The browser code of plotly's FigureWidget, as the installed plotly ships it."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
+
+
 class KioskVoila(Voila):
     """Voila with login on every route, the pool-state route, and the shutdown of abandoned kernels."""
 
@@ -171,7 +197,8 @@ class KioskVoila(Voila):
         if self.app.settings.get("allow_unauthenticated_access"):
             raise RuntimeError("the kiosk never allows unauthenticated access")
         open_classes = {spec[1] for spec in self.identity_provider.get_handlers()}  # /login, /logout
-        handlers = [(url_path_join(self.server_url, r"/workbench/api/ready"), _login_required(ReadyHandler))]
+        handlers = [(url_path_join(self.server_url, r"/workbench/api/ready"), _login_required(ReadyHandler)),
+                    (url_path_join(self.server_url, PLOTLY_BUNDLE_PATH), _login_required(PlotlyBundleHandler))]
         for spec in super().init_handlers():
             if isinstance(spec, tuple) and len(spec) >= 2 and isinstance(spec[1], type):
                 if spec[1] not in open_classes:

@@ -113,9 +113,9 @@ def _read(path: Path, report: FileReport) -> tuple[list[RawLabRow], list[Unparse
 def _kind(path: Path) -> str:
     from ..ecg.image.loading import detect_image_format
     from ..errors import InputError
-    from .structured import check_input_file
+    from ..input_files import check_input_file
 
-    check_input_file(path, what="lab report")
+    check_input_file(path, holds="lab report", smaller="Export only the lab report needed")
     try:
         detect_image_format(path)
         return "document"

@@ -29,7 +29,8 @@ from typing import Any
 from ..errors import CorruptFileError, InputError, UnsupportedFormatError
 from .parsing import parse_date, parse_value
 from .records import RawLabRow, SourceRef, UnparsedRow
-from .structured import StructuredRows, check_input_file, decode_text
+from ..input_files import check_input_file
+from .structured import StructuredRows, decode_text
 
 LOINC_SYSTEMS = ("http://loinc.org", "urn:oid:2.16.840.1.113883.6.1")
 _SEX_CODES = {"248153007": "Male", "248152002": "Female", "male": "Male", "female": "Female"}
@@ -61,7 +62,7 @@ def read_fhir(source: str | Path | Mapping[str, Any], *, name: str | None = None
         label = name or "FHIR resource"
         document: Any = _jsonable(dict(source))
     else:
-        file = check_input_file(source, what="results")
+        file = check_input_file(source, holds="results", smaller="Export only the results needed")
         label = name or file.name
         text = decode_text(file, file.read_bytes(), hint="Export the results again as FHIR JSON.")
         document = _load_json(label, text)

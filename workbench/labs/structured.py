@@ -23,8 +23,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..config import get_settings
 from ..errors import CorruptFileError, FileTooLargeError, InputError, UnsupportedFormatError
+from ..input_files import check_input_file
 from .parsing import parse_date, parse_value
 from .records import RawLabRow, Reader, SourceRef, UnparsedRow
 
@@ -89,26 +89,7 @@ def _norm(text: str) -> str:
 _SYNONYM_RANK = {key: {_norm(s): i for i, s in enumerate(syns)} for key, syns in COLUMN_SYNONYMS.items()}
 
 
-# ====================================================================== file checks (shared with fhir.py)
-def check_input_file(path: str | Path, what: str = "file") -> Path:
-    """The path as a readable, non-empty file within ``max_file_mb``; a plain-words error otherwise."""
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"The file {file} does not exist.", hint="Check the name and folder.")
-    if not file.is_file():
-        raise InputError(f"{file} is a folder, not a file.")
-    size = file.stat().st_size
-    limit = get_settings().max_file_mb
-    if size > limit * 1024**2:
-        raise FileTooLargeError(
-            f"{file.name} is {size / 1024**2:.1f} MB; the workbench accepts files up to {limit} MB.",
-            hint=f"Export only the {what} needed, or raise max_file_mb in the settings.")
-    if size == 0:
-        raise CorruptFileError(f"{file.name} is empty (0 bytes): there are no results in it.",
-                               hint="Export the results again.")
-    return file
-
-
+# ====================================================================== text decoding (shared with fhir.py)
 def decode_text(file: Path, data: bytes, *, hint: str = "Export the results again as CSV or XLSX.") -> str:
     """Bytes of a text export as str: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252/Latin-1.
 
@@ -138,7 +119,7 @@ def read_table_file(path: str | Path, *, dayfirst: bool = True) -> StructuredRow
     Raises `InputError` (missing columns, no rows), `UnsupportedFormatError` (old .xls, PDF, JSON...),
     `CorruptFileError` (empty, binary, broken workbook) or `FileTooLargeError`.
     """
-    file = check_input_file(path, what="results")
+    file = check_input_file(path, holds="results", smaller="Export only the results needed")
     data = file.read_bytes()
     kind = _sniff_kind(file, data)
     if kind == "xlsx":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,27 @@ class VisionEncoder:
         """What is loaded, for `workbench models` and the UI."""
         keys = ("source", "quantization", "image_size", "patch_size", "grid", "layers", "heads", "hidden_size")
         return {"path": str(self.path), "provider": self.provider, **{k: self.sidecar.get(k) for k in keys}}
+
+
+_SHARED: dict[tuple[str, str | None, str, int, int], VisionEncoder] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_encoder(name: str | None = None) -> VisionEncoder:
+    """One open session per encoder file and process: creating a MedSigLIP session takes seconds, and
+    onnxruntime sessions may be run from several threads at once. The file is verified on every call (the hash
+    is cached by size and time), and a replaced file is opened anew."""
+    from .manifest import require
+
+    status = require("vision_encoder", name=name)
+    stat = status.path.stat()
+    key = (str(get_settings().models_dir), name, str(status.path), stat.st_size, stat.st_mtime_ns)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            for old in [k for k in _SHARED if k[:2] == key[:2]]:
+                del _SHARED[old]
+            _SHARED[key] = VisionEncoder.load(status.path)
+        return _SHARED[key]
 
 
 # ====================================================================== helpers

@@ -167,10 +167,10 @@ def attention_heatmap(state: CaseState, config: RunnableConfig) -> dict[str, Any
     options = state.get("options", {})
     from ..explain.heatmap import explain_image
     from ..explain.layout_for_heatmap import picture_and_layout
-    from ..models.encoder import VisionEncoder
+    from ..models.encoder import shared_encoder
 
     picture, layout, note = picture_and_layout(state["ecg_path"])
-    result = explain_image(VisionEncoder.from_manifest(name=options.get("encoder_model")), picture,
+    result = explain_image(shared_encoder(options.get("encoder_model")), picture,
                            method=options.get("heatmap_method", "map"), layout=layout)
     out_dir = Path(config.get("configurable", {}).get("artifacts_dir", ".")) / state["run_id"]
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FileTooLargeError, InputError
+from ..errors import FileTooLargeError
+from ..input_files import check_input_file
 from .db import private_dir
 
 _CHUNK = 1 << 20
@@ -34,23 +35,6 @@ def _suffix(name: str) -> str:
     return suffix if re.fullmatch(r"\.[a-z0-9_-]{1,15}", suffix) else ""
 
 
-def check_input_file(path: Path, max_bytes: int) -> Path:
-    """Refuse, before copying, what cannot be an input: missing, a folder, empty, or over the size limit."""
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"The file {file} does not exist.")
-    if not file.is_file():
-        raise InputError(f"{file} is a folder, not a file.")
-    size = file.stat().st_size
-    if size > max_bytes:
-        raise FileTooLargeError(
-            f"{file.name} is {size / 1024**2:.1f} MB; the workbench accepts files up to {max_bytes / 1024**2:.0f} MB.",
-            hint="Export a smaller file, or raise max_file_mb in the settings.")
-    if size == 0:
-        raise InputError(f"{file.name} is empty (0 bytes): there is nothing in it to keep.")
-    return file
-
-
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -66,7 +50,7 @@ def _fsync_dir(folder: Path) -> None:
 
 def store_copy(src: Path, root: Path, *, max_bytes: int) -> StoredFile:
     """Copy ``src`` into the store under ``root`` (hashing while copying) and return where it lies."""
-    src = check_input_file(src, max_bytes)
+    src = check_input_file(src, holds="data to keep", max_bytes=max_bytes)
     incoming = root / "inputs"
     private_dir(incoming)
     fd, tmp_name = tempfile.mkstemp(dir=incoming, prefix=_PART_PREFIX, suffix=".part")  # mkstemp: mode 0600

@@ -150,6 +150,20 @@ class CaseApp:
         self.thread.start()
         return self.thread
 
+    def warm_up_in_background(self) -> threading.Thread:
+        """Prepare libraries, OCR and the encoder while the user fills the form (`pipeline.warmup`)."""
+        from ..pipeline.warmup import warm_up
+
+        def work() -> None:
+            try:
+                warm_up(self.options)
+            except Exception:  # the first case then just takes longer
+                log.exception("warm-up failed")
+
+        thread = threading.Thread(target=work, name="workbench-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current run has finished (notebooks, tests); True when it has."""
         if self.thread is not None:
@@ -211,6 +225,7 @@ def kiosk_app(db_path: Path | str | None = None, example: bool = True) -> widget
     """The locked-down kiosk page (intake -> report; big text, fits 1366 x 768, no code). ``example`` adds the
     "Use example case" button. The `CaseApp` behind it is kept as the widget's ``wb_app`` attribute."""
     app = CaseApp(db_path, kiosk=True, example=example)
+    app.warm_up_in_background()  # in a pre-started kernel this is done before anyone opens the page
     page = app.widget
     page.wb_app = app  # keeps the app (and its callbacks) alive with the page
     return page

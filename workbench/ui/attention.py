@@ -15,7 +15,6 @@ import base64
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,13 @@ import numpy as np
 import plotly.graph_objects as go
 import traitlets
 
-from ..ecg.image.types import LAYOUTS, Layout, LeadPanel
+from ..ecg.image.types import Layout
 from ..errors import WorkbenchError
-from .common import ecg_path_of, esc, finding_leads, plain_error, reuse_figure_widget
+from ..explain.concordance import Concordance, base_lead, concordance, flagged_leads, schematic_layout
+from ..explain.heatmap import OUTSIDE
+from .common import ecg_path_of, esc, plain_error, reuse_figure_widget
 
 DISPLAY_WIDTH = 1100  # pixels of the pictures sent to the browser
-OUTSIDE = "outside"
 
 _OVERLAY_ESM = r"""
 function render({ model, el }) {
@@ -130,104 +130,12 @@ def _display_size(height: int, width: int, max_width: int = DISPLAY_WIDTH) -> tu
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-@lru_cache(maxsize=4)
-def _picture_and_layout(path: str, mtime: float) -> tuple[np.ndarray, Layout | None, str]:
+def picture_for(path: str | Path) -> tuple[np.ndarray, Layout | None, str]:
+    """The picture the encoder sees and its lead layout (the digitizer and the paper renderer keep their last
+    results, so this repeats no work the run has done)."""
     from ..explain.layout_for_heatmap import picture_and_layout
 
     return picture_and_layout(path)
-
-
-def picture_for(path: str | Path) -> tuple[np.ndarray, Layout | None, str]:
-    """The picture the encoder sees and its lead layout (cached: drawing a signal file on paper takes seconds)."""
-    file = Path(path)
-    return _picture_and_layout(str(file), file.stat().st_mtime)
-
-
-# ------------------------------------------------------------------------------------------ evidence and numbers
-def flagged_leads(findings: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """lead -> labels of the measured findings that cite it (findings without leads, e.g. a rhythm, cite none)."""
-    out: dict[str, list[str]] = {}
-    for finding in findings:
-        for lead in finding_leads(finding):
-            out.setdefault(lead, []).append(str(finding.get("label", "")))
-    return out
-
-
-def _base_lead(name: str) -> str:
-    return name.split(" (")[0]
-
-
-def layout_from_dict(data: Mapping[str, Any]) -> Layout:
-    """A `Layout` back from its JSON (the digitizer's layout kept in the ECG analysis)."""
-    panels = [LeadPanel(str(p["lead"]), tuple(int(v) for v in p["box"]), float(p["baseline_y"]), float(p["t0_s"]),
-                        float(p["duration_s"]), bool(p.get("rhythm_strip", False))) for p in data.get("panels", [])]
-    return Layout(str(data.get("name", "partial")), panels)
-
-
-def schematic_layout(name: str = "3x4+1", size: tuple[int, int] = (700, 1000)) -> Layout:
-    """The lead panels of a standard page in a plain frame of ``size`` (height, width): the evidence map of a
-    signal file when no picture is drawn (no encoder: drawing the page would only cost time)."""
-    rows, rhythm = LAYOUTS[name]
-    height, width = size
-    n_rows = len(rows) + len(rhythm)
-    row_h = height / n_rows
-    panels = []
-    for r, row in enumerate(rows):
-        col_w = width / len(row)
-        for c, lead in enumerate(row):
-            panels.append(LeadPanel(lead, (round(c * col_w), round(r * row_h), round((c + 1) * col_w), round((r + 1) * row_h)),
-                                    (r + 0.5) * row_h, c * 10.0 / len(row), 10.0 / len(row)))
-    for i, lead in enumerate(rhythm):
-        r = len(rows) + i
-        panels.append(LeadPanel(lead, (0, round(r * row_h), width, round((r + 1) * row_h)), (r + 0.5) * row_h, 0.0, 10.0, True))
-    return Layout(name, panels)
-
-
-@dataclass(frozen=True)
-class Concordance:
-    """How much of the encoder's attention fell on the leads with measured abnormalities, against the share of the
-    page those leads cover (what attention spread evenly over the page would give)."""
-
-    attention_share: float
-    area_share: float
-    leads: tuple[str, ...]
-
-    @property
-    def ratio(self) -> float | None:
-        return self.attention_share / self.area_share if self.area_share > 0 else None
-
-    def sentence(self) -> str:
-        """The number in one plain sentence, with what it means for a reader of the heatmap."""
-        ratio = self.ratio
-        head = (f"{self.attention_share:.0%} of the encoder's attention fell on the lead panels with measured "
-                f"abnormalities ({', '.join(self.leads)}), which cover {self.area_share:.0%} of the page")
-        if ratio is None:
-            return head + "."
-        if ratio >= 1.2:
-            verdict = "the model looked at these leads more than an even spread would"
-        elif ratio <= 0.8:
-            verdict = "the model looked at these leads less than an even spread would: its attention lay elsewhere"
-        else:
-            verdict = "about what an even spread over the page would give"
-        return f"{head}: {ratio:.2f} times the even share ({verdict})."
-
-
-def concordance(attribution: Mapping[str, float], layout: Layout, image_size: tuple[int, int],
-                flagged: Mapping[str, Sequence[str]] | Sequence[str]) -> Concordance | None:
-    """Attention share vs page-area share of the flagged leads' panels (None when no finding cites a lead). Areas
-    use the same pixel-ownership rule as the attribution (`lead_attribution` of a uniform map)."""
-    from ..explain.heatmap import lead_attribution
-
-    leads = [lead for lead in (flagged.keys() if isinstance(flagged, Mapping) else flagged)]
-    names = [p.lead for p in layout.panels]
-    cited = [lead for lead in leads if lead in names]
-    if not cited:
-        return None
-    height, width = image_size
-    area = lead_attribution(np.ones((int(height), int(width)), np.float32), layout)
-    attention = sum(v for k, v in attribution.items() if k != OUTSIDE and _base_lead(k) in cited)
-    covered = sum(v for k, v in area.items() if k != OUTSIDE and _base_lead(k) in cited)
-    return Concordance(float(attention), float(covered), tuple(cited))
 
 
 def attribution_figure(attribution: Mapping[str, float], flagged: Mapping[str, Sequence[str]] | Sequence[str] = (),
@@ -236,9 +144,9 @@ def attribution_figure(attribution: Mapping[str, float], flagged: Mapping[str, S
     cited = set(flagged.keys() if isinstance(flagged, Mapping) else flagged)
     names = [k for k in attribution if k != OUTSIDE] + ([OUTSIDE] if OUTSIDE in attribution else [])
     values = [100.0 * float(attribution[k]) for k in names]
-    colours = ["#9e9e9e" if k == OUTSIDE else "#d32f2f" if _base_lead(k) in cited else "#1e88e5" for k in names]
+    colours = ["#9e9e9e" if k == OUTSIDE else "#d32f2f" if base_lead(k) in cited else "#1e88e5" for k in names]
     hover = ["outside every lead panel (header, labels, margins)" if k == OUTSIDE else
-             ("cited by a measured finding" if _base_lead(k) in cited else "no measured abnormality") for k in names]
+             ("cited by a measured finding" if base_lead(k) in cited else "no measured abnormality") for k in names]
     figure = go.Figure(go.Bar(x=names, y=values, marker_color=colours, hovertext=hover, name="attention share",
                               hovertemplate="<b>%{x}</b>: %{y:.1f} %<br>%{hovertext}<extra></extra>"))
     figure.update_layout(title={"text": "Share of the encoder's attention by lead (red: leads with measured abnormalities)",
@@ -338,11 +246,11 @@ class AttentionPanel:
     def _get_encoder(self) -> Any:
         if not self._encoder_checked:
             self._encoder_checked = True
-            from ..models.encoder import VisionEncoder
+            from ..models.encoder import shared_encoder
 
             name = ((self.state or {}).get("options") or {}).get("encoder_model")
             try:
-                self.encoder = VisionEncoder.from_manifest(name=name)
+                self.encoder = shared_encoder(name)
             except WorkbenchError as err:
                 self.encoder, self.encoder_problem = None, str(err)
             except Exception as err:  # an unreadable model must not break the page
@@ -370,9 +278,12 @@ class AttentionPanel:
             return
         self.flagged = flagged_leads(analysis.get("findings", []))
         stored = state.get("heatmap") or {}
+        stored_map = _stored_heatmap(stored)
+        if stored_map is not None:  # the run's own map: redrawn without running the encoder again
+            self._results[stored_map.method] = (stored_map, stored.get("attribution"))
         stored_overlay = stored.get("overlay_path") if stored.get("overlay_path") and Path(stored["overlay_path"]).is_file() else None
         encoder = self._get_encoder()
-        if encoder is None and stored_overlay is None:
+        if encoder is None and stored_map is None and stored_overlay is None:
             self._say("No vision encoder is installed, so no attention heatmap can be drawn (see models/README.md). "
                       "The evidence map shows the leads with measured abnormalities.")
             self._show_evidence_only(analysis)
@@ -386,11 +297,17 @@ class AttentionPanel:
         self.image_size = self.picture.shape[:2]
         self.overlay.base_src = image_data_uri(self.picture)
         self.overlay_box.layout.display = None
-        if encoder is not None:
+        if encoder is not None or stored_map is not None:
             self.controls.layout.display = None
-            self._say(f"Vision encoder: {Path(getattr(encoder, 'path', '')).name} ({layout_note}).")
+            method = stored_map.method if stored_map is not None else self.method.value
+            self.method.unobserve(self._on_method, names="value")
+            self.method.value = method
+            self.method.observe(self._on_method, names="value")
+            source = (f"vision encoder {Path(getattr(encoder, 'path', '')).name}" if encoder is not None else
+                      "the map stored with this run; the encoder is not installed here, so the method cannot be changed")
+            self._say(f"Attention heatmap from {source} ({layout_note}).")
             try:
-                self._draw_method(self.method.value)
+                self._draw_method(method)
             except Exception as exc:
                 self._say(f"The attention heatmap could not be computed. {plain_error(exc)}")
         else:
@@ -407,7 +324,7 @@ class AttentionPanel:
     def _show_evidence_only(self, analysis: Mapping[str, Any]) -> None:
         image = analysis.get("image") or {}
         if image.get("layout"):
-            layout = layout_from_dict(image["layout"])
+            layout = Layout.from_dict(image["layout"])
             width, height = (image.get("image_size") or [1000, 700])[:2]
             size = (int(height), int(width))
         else:
@@ -417,27 +334,31 @@ class AttentionPanel:
         self.concordance_html.value = ("<div class='wb-note'>Concordance between attention and measured abnormalities "
                                        "needs the attention heatmap.</div>")
 
-    def _explain(self, method: str) -> Any:
+    def _explain(self, method: str) -> tuple[Any, dict[str, float] | None]:
+        """(heatmap, lead attribution) for a method: the run's stored map, else the encoder run on the picture."""
         if method not in self._results:
+            encoder = self._get_encoder()
+            if encoder is None:
+                raise WorkbenchError(f"The {method} heatmap needs the vision encoder, which is not installed here.")
             from ..explain.heatmap import explain_image
 
-            self._results[method] = explain_image(self._get_encoder(), self.picture, method=method, layout=self.layout)
+            result = explain_image(encoder, self.picture, method=method, layout=self.layout)
+            self._results[method] = (result.heatmap, result.attribution)
         return self._results[method]
 
     def _draw_method(self, method: str) -> None:
-        result = self._explain(method)
-        self.attribution = result.attribution
-        self._draw_colours(result)
+        heatmap, self.attribution = self._explain(method)
+        self._draw_colours(heatmap)
         self.overlay.caption = (f"Method: {'attention-pooling head (map)' if method == 'map' else 'attention rollout'}; "
                                 f"colours: {self.colormap.value}. Move the slider to fade the heatmap.")
 
-    def _draw_colours(self, result: Any) -> None:
+    def _draw_colours(self, heatmap: Any) -> None:
         from ..explain.heatmap import overlay
 
         h, w = self.picture.shape[:2]
         dh, dw = _display_size(h, w)
         small = np.asarray(self._small_picture(dh, dw))
-        colours = overlay(small, result.heatmap.upsample(dh, dw), self.colormap.value, opacity=1.0)
+        colours = overlay(small, heatmap.upsample(dh, dw), self.colormap.value, opacity=1.0)
         self.overlay.heat_src = image_data_uri(colours, max_width=dw)
 
     def _small_picture(self, dh: int, dw: int) -> Any:
@@ -456,7 +377,6 @@ class AttentionPanel:
         if not self.attribution:
             self.concordance_html.value = "<div class='wb-note'>No attention per lead was stored with this run.</div>"
             return
-        
         self.bars = reuse_figure_widget(self.bars, attribution_figure(self.attribution, self.flagged,
                                                                       width=min(self.width, 1000)))
         self.bars_box.children = [self.bars]
@@ -471,7 +391,7 @@ class AttentionPanel:
 
     # ------------------------------------------------------------------ controls
     def _on_method(self, change: Mapping[str, Any]) -> None:
-        if self.picture is None or self._get_encoder() is None:
+        if self.picture is None:
             return
         try:
             self._draw_method(change["new"])
@@ -483,9 +403,21 @@ class AttentionPanel:
         method = self.method.value
         if self.picture is None or method not in self._results:
             return
-        self._draw_colours(self._results[method])
+        self._draw_colours(self._results[method][0])
         self.overlay.caption = self.overlay.caption.split("; colours:")[0] + f"; colours: {change['new']}. " \
             "Move the slider to fade the heatmap."
+
+
+def _stored_heatmap(stored: Mapping[str, Any]) -> Any:
+    """The run's heatmap grid when the run stored one (runs before the grid was kept stored only a picture)."""
+    from ..explain.heatmap import Heatmap
+
+    if "heat" not in stored:
+        return None
+    try:
+        return Heatmap.from_dict(stored)
+    except (WorkbenchError, KeyError, TypeError, ValueError):
+        return None
 
 
 ATTENTION_FINDING_CODE = "wb:attention-map"

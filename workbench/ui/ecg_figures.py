@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from ..ecg.image.types import LAYOUTS
 from ..ecg.leads import STANDARD_LEADS
 from ..ecg.record import ECGRecord
-from .common import finding_leads
+from ..explain.concordance import finding_leads
 
 SPEED_MM_S = 25.0
 GAIN_MM_MV = 10.0

@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 
 from ..config import get_settings
 from ..ecg.record import ECGRecord
-from .common import ecg_path_of, esc, finding_leads, plain_error, reuse_figure_widget
+from ..explain.concordance import finding_leads
+from .common import ecg_path_of, esc, plain_error, reuse_figure_widget
 from .ecg_figures import (PAGE_S, column_separators, digitized_overlay_figure, ecg_paper_figure, evidence_annotations,
                           evidence_shapes, lead_labels, page_panels)
 
@@ -117,7 +118,8 @@ class ECGViewer:
         try:
             page = max(0, int((analysis.get("image") or {}).get("page", 1)) - 1)
             image = load_pages(path, max_pages=page + 1)[page].image
-            self.image_figure = go.FigureWidget(digitized_overlay_figure(image, self.digitized.pixel_map, width=self.width))
+            self.image_figure = reuse_figure_widget(self.image_figure, digitized_overlay_figure(image, self.digitized.pixel_map,
+                                                                                              width=self.width))
         except Exception as exc:
             self.image_box.children = [widgets.HTML(f"<div class='wb-note'>The original picture cannot be shown. "
                                                     f"{esc(plain_error(exc))}</div>")]

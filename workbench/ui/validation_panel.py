@@ -36,12 +36,21 @@ def findings_to_validate(state: Mapping[str, Any]) -> list[tuple[str, str, str]]
     return out
 
 
-def _open_store(store: Any = None, db_path: Path | str | None = None) -> Any:
-    if store is not None:
-        return store
-    from ..store import CaseStore
+class _StoreUser:
+    """A panel that reads or writes the case store: the one given, else the database at ``db_path`` (default:
+    the settings' ``db_path``), opened on first use."""
 
-    return CaseStore(db_path)
+    def __init__(self, store: Any = None, db_path: Path | str | None = None) -> None:
+        self._store = store
+        self._db_path = db_path
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from ..store import CaseStore
+
+            self._store = CaseStore(self._db_path)
+        return self._store
 
 
 class _Row:
@@ -58,12 +67,11 @@ class _Row:
                                                          border_bottom="1px solid #e0e0e0", padding="4px 0"))
 
 
-class ValidationPanel:
+class ValidationPanel(_StoreUser):
     """Verdicts on the findings of one run (`show(state)`, then `save()` or the Save button)."""
 
     def __init__(self, store: Any = None, *, db_path: Path | str | None = None) -> None:
-        self._store = store
-        self._db_path = db_path
+        super().__init__(store, db_path)
         self.state: dict[str, Any] | None = None
         self.run_id: str | None = None
         self.rows: list[_Row] = []
@@ -77,12 +85,6 @@ class ValidationPanel:
                                    layout=widgets.Layout(width="100%"))
         self.widget.add_class("wb-validation")
         self.widget.add_class("wb-panel")
-
-    @property
-    def store(self) -> Any:
-        if self._store is None:
-            self._store = _open_store(db_path=self._db_path)
-        return self._store
 
     def show(self, state: Mapping[str, Any]) -> None:
         """One row per impression / finding of the run, with the newest stored verdict beside it."""
@@ -146,14 +148,13 @@ class ValidationPanel:
         self.status.value = f"<span style='color:{colour}'>{esc(text)}</span>"
 
 
-class CaseBrowser:
+class CaseBrowser(_StoreUser):
     """The stored cases (newest first); Open calls ``on_open(state)`` with the newest run of the chosen case, the
     same state dict a fresh run gives, so every panel can show it."""
 
     def __init__(self, store: Any = None, *, db_path: Path | str | None = None,
                  on_open: Callable[[dict[str, Any]], None] | None = None, limit: int = 200) -> None:
-        self._store = store
-        self._db_path = db_path
+        super().__init__(store, db_path)
         self.on_open = on_open
         self.limit = limit
         self.cases = widgets.Select(options=[], rows=10, layout=widgets.Layout(width="100%"))
@@ -166,12 +167,6 @@ class CaseBrowser:
                                    layout=widgets.Layout(width="100%"))
         self.widget.add_class("wb-case-browser")
         self.widget.add_class("wb-panel")
-
-    @property
-    def store(self) -> Any:
-        if self._store is None:
-            self._store = _open_store(db_path=self._db_path)
-        return self._store
 
     def refresh(self) -> int:
         """Reload the list; returns the number of cases."""

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +32,46 @@ def is_image_file(path: str | Path) -> bool:
     return True
 
 
+_KEEP = 4  # results kept: a case's ECG node, heatmap node and viewer read the same picture, seconds each time
+_RESULTS: OrderedDict[tuple, tuple[bool, DigitizedECG]] = OrderedDict()
+_LOCKS: dict[tuple, threading.Lock] = {}
+_GUARD = threading.Lock()
+
+
 def digitize_file(path: str | Path, *, page: int = 0, layout: str | None = None, read_text: bool = True) -> DigitizedECG:
-    """Load one page, refuse it in plain words when it is unusable, digitize it and read the device header."""
+    """Load one page, refuse it in plain words when it is unusable, digitize it and read the device header.
+
+    The last few results are kept by file (path, size, modification time), page and layout; a caller asking for
+    a file another thread is digitizing waits for that result instead of repeating the work. A result made
+    with ``read_text`` also answers calls without it. Treat the result as read-only: it may be shared."""
+    file = Path(path).resolve()
+    stat = file.stat() if file.is_file() else None
+    if stat is None:
+        return _digitize_file(path, page=page, layout=layout, read_text=read_text)  # the loader words the error
+    key = (str(file), stat.st_size, stat.st_mtime_ns, page, layout)
+    with _GUARD:
+        lock = _LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        kept = _RESULTS.get(key)
+        if kept is not None and (kept[0] or not read_text):
+            _RESULTS.move_to_end(key)
+            return kept[1]
+        try:
+            result = _digitize_file(path, page=page, layout=layout, read_text=read_text)
+        except Exception:
+            with _GUARD:
+                if key not in _RESULTS:
+                    _LOCKS.pop(key, None)
+            raise
+        with _GUARD:
+            _RESULTS[key] = (read_text, result)
+            while len(_RESULTS) > _KEEP:
+                old, _ = _RESULTS.popitem(last=False)
+                _LOCKS.pop(old, None)
+        return result
+
+
+def _digitize_file(path: str | Path, *, page: int, layout: str | None, read_text: bool) -> DigitizedECG:
     pages = load_pages(path, max_pages=page + 1)
     if page >= len(pages):
         raise InputError(f"{Path(path).name} has {len(pages)} page(s); page {page + 1} does not exist.")
@@ -64,8 +104,6 @@ def digitize_file(path: str | Path, *, page: int = 0, layout: str | None = None,
         result.device_printed = printed
     result.record.metadata["digitization"] = result.to_dict()
     return result
-
-
 
 
 def _six_rows_are_3x4_plus_3(labels: list, width: int) -> bool:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence
 
-from ...config import get_settings
+from ...input_files import check_input_file
 from ...errors import CorruptFileError, FileTooLargeError, InputError, UnsupportedFormatError, WorkbenchError
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def load_pages(path: str | Path, *, max_pages: int = 20, dpi: int = 200) -> list
         raise InputError(f"max_pages must be at least 1 (got {max_pages}).")
     if not 20 <= dpi <= 1200:
         raise InputError(f"The PDF rendering resolution must be between 20 and 1200 dpi (got {dpi}).")
-    file = _check_file(path)
+    file = check_input_file(path, holds="picture", smaller="Save the picture at a lower resolution")
     kind = detect_image_format(file)
     try:
         if kind == "pdf":
@@ -114,24 +114,6 @@ def detect_image_format(path: str | Path) -> str:
     what = "a text file" if _looks_like_text(head) else "not an image"
     raise UnsupportedFormatError(f"{file.name} is {what}; the workbench reads ECG pictures as {_SUPPORTED}.",
                                  hint="Scan or save the ECG as one of these formats.")
-
-
-# ====================================================================== checks
-def _check_file(path: str | Path) -> Path:
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"The file {file} does not exist.")
-    if not file.is_file():
-        raise InputError(f"{file} is a folder, not a file.")
-    size = file.stat().st_size
-    limit = get_settings().max_file_mb
-    if size > limit * 1024**2:
-        raise FileTooLargeError(
-            f"{file.name} is {size / 1024**2:.1f} MB; the workbench accepts files up to {limit} MB.",
-            hint="Save the picture at a lower resolution, or raise max_file_mb in the settings.")
-    if size == 0:
-        raise CorruptFileError(f"{file.name} is empty (0 bytes): there is no picture in it.")
-    return file
 
 
 def _sniff(head: bytes) -> str | None:

@@ -1,6 +1,7 @@
 """Typed results shared by the image loader, quality gate, renderer and digitizer."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,13 @@ class Layout:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "panels": [p.to_dict() for p in self.panels]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Layout:
+        """A layout back from `to_dict` (the digitizer's layout kept in a stored ECG analysis)."""
+        panels = [LeadPanel(str(p["lead"]), tuple(int(v) for v in p["box"]), float(p["baseline_y"]), float(p["t0_s"]),
+                            float(p["duration_s"]), bool(p.get("rhythm_strip", False))) for p in data.get("panels", [])]
+        return cls(str(data.get("name", "partial")), panels)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ...config import get_settings
+from ...input_files import check_input_file
 from ...errors import CorruptFileError, FileTooLargeError, InputError, UnsupportedFormatError, WorkbenchError
 from ..records import RawLabRow, Reader, UnparsedRow
 from .patient_header import HeaderFields, read_header_fields
@@ -62,7 +62,7 @@ def read_document(path: str | Path) -> DocumentRows:
 
     Raises `InputError` (or a subclass) when the file cannot be used or holds no results table at all.
     """
-    file = _check_file(Path(path))
+    file = check_input_file(path, holds="report", smaller="Save or scan the report at a lower resolution")
     kind = _sniff(file)
     try:
         out = _read_pdf(file) if kind == "pdf" else _read_images(file)
@@ -79,23 +79,6 @@ def read_document(path: str | Path) -> DocumentRows:
         row.patient = out.patient or out.patient_id
         row.collected_at = out.collected_at
     return out
-
-
-# ====================================================================== checks
-def _check_file(file: Path) -> Path:
-    if not file.exists():
-        raise InputError(f"The file {file} does not exist.")
-    if not file.is_file():
-        raise InputError(f"{file} is a folder, not a file.")
-    size = file.stat().st_size
-    limit = get_settings().max_file_mb
-    if size > limit * 1024**2:
-        raise FileTooLargeError(f"{file.name} is {size / 1024**2:.1f} MB; the workbench accepts files up to "
-                                f"{limit} MB.", hint="Save or scan the report at a lower resolution, or raise "
-                                                     "max_file_mb in the settings.")
-    if size == 0:
-        raise CorruptFileError(f"{file.name} is empty (0 bytes): there is no report in it.")
-    return file
 
 
 def _sniff(file: Path) -> str:
