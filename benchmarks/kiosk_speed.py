@@ -168,26 +168,16 @@ def main() -> None:
     def met(values: list[float], target: float) -> str:
         return "yes" if values and statistics.median(values) <= target else "no"
 
-    rows = [
-        ["Page open -> usable intake (pre-started kernel)", len(results["open"]), _median(results["open"]),
-         _span(results["open"]), f"<= {TARGETS['open']:g}", met(results["open"], TARGETS["open"])],
-        ["Signal file + 2 lab PDFs: Analyse -> urgency banner", len(results["signal_urgency"]),
-         _median(results["signal_urgency"]), _span(results["signal_urgency"]), "", ""],
-        ["Signal file + 2 lab PDFs: Analyse -> full report (fresh page)", len(results["signal"]),
-         _median(results["signal"]), _span(results["signal"]), f"<= {TARGETS['signal']:g}",
-         met(results["signal"], TARGETS["signal"])],
-        ["Signal file + 2 lab PDFs: full report, second case on the same page", len(results["signal_warm"]),
-         _median(results["signal_warm"]), _span(results["signal_warm"]), f"<= {TARGETS['signal']:g}",
-         met(results["signal_warm"], TARGETS["signal"])],
-        ["ECG picture + 2 lab PDFs: Analyse -> urgency banner", len(results["image_urgency"]),
-         _median(results["image_urgency"]), _span(results["image_urgency"]), "", ""],
-        ["ECG picture + 2 lab PDFs: Analyse -> full report (fresh page)", len(results["image"]),
-         _median(results["image"]), _span(results["image"]), f"<= {TARGETS['image']:g}",
-         met(results["image"], TARGETS["image"])],
-        ["ECG picture + 2 lab PDFs: full report, second case on the same page", len(results["image_warm"]),
-         _median(results["image_warm"]), _span(results["image_warm"]), f"<= {TARGETS['image']:g}",
-         met(results["image_warm"], TARGETS["image"])],
-    ]
+    def row(step: str, key: str, target: str | None) -> list[object]:
+        values = results[key]
+        goal = [f"<= {TARGETS[target]:g}", met(values, TARGETS[target])] if target else ["", ""]
+        return [step, len(values), _median(values), _span(values), *goal]
+
+    rows = [row("Page open -> usable intake (pre-started kernel)", "open", "open")]
+    for kind, what in (("signal", "Signal file"), ("image", "ECG picture")):
+        rows += [row(f"{what} + 2 lab PDFs: Analyse -> urgency banner", f"{kind}_urgency", None),
+                 row(f"{what} + 2 lab PDFs: Analyse -> full report (fresh page)", kind, kind),
+                 row(f"{what} + 2 lab PDFs: full report, second case on the same page", f"{kind}_warm", kind)]
     body = "\n\n".join([
         run_info() + f" Load average after the runs (1/5/15 min): {load}.",
         "`benchmarks/kiosk_speed.py`: the kiosk as `workbench kiosk` starts it (Voila, 2 pre-started kernels, "

@@ -442,25 +442,15 @@ def main() -> None:
     stage_rows.append(crop_row)
     short = [c.label.split(",")[0].split(" (")[0] for c in pictures]
 
-    compare_rows = []
-    for label, threads, _, _ in configs:
-        row = [label]
-        for case in pictures:
-            r = compare[label][case.label]
-            row.append(f"{r.med_wall:.2f} / {r.med_cpu:.2f}")
-        row.append(f"{sum(compare[label][c.label].right for c in pictures)}/"
-                   f"{sum(compare[label][c.label].fields for c in pictures)}")
-        compare_rows.append(row)
+    def per_picture_row(label: str, runs: dict, cell) -> list[str]:  # noqa: ANN001
+        """One table row: a cell per picture, then the fields read right over all pictures."""
+        return ([label] + [cell(runs[c.label]) for c in pictures]
+                + [f"{sum(runs[c.label].right for c in pictures)}/{sum(runs[c.label].fields for c in pictures)}"])
 
-    attempt_rows = []
-    for label, _ in ATTEMPTS if attempt_runs else []:
-        row = [label]
-        for case in pictures:
-            r = attempt_runs[label][case.label]
-            row.append(f"{r.med_cpu:.2f} ({r.right}/{r.fields})")
-        row.append(f"{sum(attempt_runs[label][c.label].right for c in pictures)}/"
-                   f"{sum(attempt_runs[label][c.label].fields for c in pictures)}")
-        attempt_rows.append(row)
+    compare_rows = [per_picture_row(label, compare[label], lambda r: f"{r.med_wall:.2f} / {r.med_cpu:.2f}")
+                    for label, _, _, _ in configs]
+    attempt_rows = [per_picture_row(label, attempt_runs[label], lambda r: f"{r.med_cpu:.2f} ({r.right}/{r.fields})")
+                    for label, _ in (ATTEMPTS if attempt_runs else [])]
 
     worst_1 = max(ocr_runs[1][c.label].med_cpu for c in pictures)
     worst_1_wall = max(ocr_runs[1][c.label].med_wall for c in pictures)

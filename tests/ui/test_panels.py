@@ -159,11 +159,11 @@ def test_attention_panel_redraws_the_runs_stored_map_without_the_encoder(state, 
     from workbench.config import get_settings
     from workbench.explain.heatmap import explain_image
     from workbench.models.encoder import VisionEncoder
-    from workbench.ui.attention import picture_for
+    from workbench.explain.layout_for_heatmap import picture_and_layout
 
     monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(installed_models))
     get_settings.cache_clear()
-    picture, layout, _ = picture_for(state["ecg_path"])
+    picture, layout, _ = picture_and_layout(state["ecg_path"])
     result = explain_image(VisionEncoder.from_manifest(), picture, method="rollout", layout=layout)
     stored = {**state, "heatmap": result.to_dict()}
     monkeypatch.setenv("WORKBENCH_MODELS_DIR", str(installed_models / "nothing-here"))

@@ -28,6 +28,7 @@ from ..ecg.image.types import Layout
 from ..errors import WorkbenchError
 from ..explain.concordance import Concordance, base_lead, concordance, flagged_leads, schematic_layout
 from ..explain.heatmap import OUTSIDE
+from ..explain.layout_for_heatmap import picture_and_layout
 from .common import ecg_path_of, esc, plain_error, reuse_figure_widget
 
 DISPLAY_WIDTH = 1100  # pixels of the pictures sent to the browser
@@ -128,14 +129,6 @@ def image_data_uri(image: np.ndarray, *, max_width: int = DISPLAY_WIDTH, fmt: st
 def _display_size(height: int, width: int, max_width: int = DISPLAY_WIDTH) -> tuple[int, int]:
     scale = min(1.0, max_width / float(width))
     return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def picture_for(path: str | Path) -> tuple[np.ndarray, Layout | None, str]:
-    """The picture the encoder sees and its lead layout (the digitizer and the paper renderer keep their last
-    results, so this repeats no work the run has done)."""
-    from ..explain.layout_for_heatmap import picture_and_layout
-
-    return picture_and_layout(path)
 
 
 def attribution_figure(attribution: Mapping[str, float], flagged: Mapping[str, Sequence[str]] | Sequence[str] = (),
@@ -289,7 +282,7 @@ class AttentionPanel:
             self._show_evidence_only(analysis)
             return
         try:
-            self.picture, self.layout, layout_note = picture_for(path)
+            self.picture, self.layout, layout_note = picture_and_layout(path)
         except Exception as exc:
             self._say(f"The ECG picture cannot be drawn. {plain_error(exc)}")
             self._show_evidence_only(analysis)
